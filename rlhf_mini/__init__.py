@@ -6,6 +6,7 @@ The public API is what this module exports; everything else is private. Importin
 
 from rlhf_mini.advantages import gae
 from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
+from rlhf_mini.dpo_trainer import DPOResult, dpo_optimal_policy, train_dpo
 from rlhf_mini.kl import (
     KL_ESTIMATORS,
     AdaptiveKLController,
@@ -15,25 +16,67 @@ from rlhf_mini.kl import (
     kl_k3,
     kl_penalized_rewards,
 )
+from rlhf_mini.overoptimization import (
+    OveroptimizationResult,
+    overoptimization_curve,
+    proxy_reward_model,
+)
+from rlhf_mini.pipeline import PipelineResult, PipelineStage, behaviour_rates, run_pipeline
+from rlhf_mini.playground import CONSTITUTION, ResponseScore, critique, revise, score_response
+from rlhf_mini.policy import (
+    SoftmaxPolicy,
+    base_policy,
+    optimal_kl_policy,
+    sft_policy,
+    supervised_finetune,
+)
 from rlhf_mini.ppo import ppo_clip_loss, ppo_clip_loss_grad
+from rlhf_mini.ppo_trainer import PPOResult, train_ppo
 from rlhf_mini.preferences import (
     bradley_terry_loss,
     bradley_terry_loss_grad,
     fit_bradley_terry,
     preference_probability,
 )
+from rlhf_mini.reward_model import (
+    RewardModel,
+    RewardModelResult,
+    default_reward_model,
+    pair_accuracy,
+    train_reward_model,
+)
+from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
+from rlhf_mini.world import Comparisons, World, load_world, simulate_comparisons
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONSTITUTION",
     "DPO_LOSS_TYPES",
     "KL_ESTIMATORS",
     "AdaptiveKLController",
+    "Comparisons",
+    "DPOResult",
+    "OveroptimizationResult",
+    "PPOResult",
+    "PipelineResult",
+    "PipelineStage",
+    "ResponseScore",
+    "RewardModel",
+    "RewardModelResult",
+    "SoftmaxPolicy",
+    "TokenPPOResult",
+    "World",
     "__version__",
+    "base_policy",
+    "behaviour_rates",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
+    "critique",
+    "default_reward_model",
     "dpo_loss",
     "dpo_loss_grad",
+    "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
     "kl_estimator_grad",
@@ -41,7 +84,22 @@ __all__ = [
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "load_world",
+    "optimal_kl_policy",
+    "overoptimization_curve",
+    "pair_accuracy",
     "ppo_clip_loss",
     "ppo_clip_loss_grad",
     "preference_probability",
+    "proxy_reward_model",
+    "revise",
+    "run_pipeline",
+    "score_response",
+    "sft_policy",
+    "simulate_comparisons",
+    "supervised_finetune",
+    "train_dpo",
+    "train_ppo",
+    "train_reward_model",
+    "train_token_ppo",
 ]

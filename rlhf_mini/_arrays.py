@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, is_array_api_obj
+from array_api_compat import array_namespace, device, is_array_api_obj
 
 # Log-ratios are saturated at this magnitude before they are exponentiated (PPO ratio,
 # k3 estimator): exp(50) ~ 5e21 is finite in float32 and float64, and a policy that far
@@ -86,6 +86,11 @@ def same_backend(arrays: dict[str, Any]) -> Any:
                 f"{name} must have the same shape as {first}: "
                 f"got {tuple(converted[name].shape)} and {tuple(converted[first].shape)}"
             )
+        if device(converted[name]) != device(converted[first]):
+            raise ValueError(
+                f"{name} must be on the same device as {first}: "
+                f"got {device(converted[name])} and {device(converted[first])}"
+            )
     dtype = _result_dtype(xp, values)
     converted = {
         name: xp.astype(v, dtype) if v.dtype != dtype else v for name, v in converted.items()
@@ -108,6 +113,11 @@ def check_positive(value: float, name: str) -> float:
 
 
 def check_real_scalar(value: Any, name: str) -> float:
+    """``value`` as a Python float; 0-d real arrays (numpy or torch, e.g. a mean) count."""
+    if is_array_api_obj(value) and value.ndim == 0:
+        xp = array_namespace(value)
+        if xp.isdtype(value.dtype, ("real floating", "integral")):
+            value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)

@@ -155,6 +155,8 @@ def kl_penalized_rewards(
         last = xp.full((lp.shape[0],), T - 1, device=getattr(lp, "device", None))
     else:
         mask = float_input(response_mask, "response_mask")
+        if array_namespace(mask) is not xp:
+            raise TypeError("response_mask must be an array of the same library as logp_policy")
         if tuple(mask.shape) != tuple(lp.shape):
             raise ValueError(
                 f"response_mask must have the shape of logp_policy {tuple(lp.shape)}, "

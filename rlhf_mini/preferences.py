@@ -57,9 +57,18 @@ def preference_probability(r_a: Any, r_b: Any) -> Any:
     """
     a = float_input(r_a, "r_a")
     b = float_input(r_b, "r_b")
-    from array_api_compat import array_namespace
+    from array_api_compat import array_namespace, is_array_api_obj
 
-    xp = array_namespace(a, b)
+    # A Python number or list next to an array joins that array's library, device and
+    # dtype (a "weak" scalar, as in the array API standard): p(tensor, 0.0) is a tensor.
+    if is_array_api_obj(r_a) and not is_array_api_obj(r_b):
+        b = _like(b, a)
+    elif is_array_api_obj(r_b) and not is_array_api_obj(r_a):
+        a = _like(a, b)
+    try:
+        xp = array_namespace(a, b)
+    except TypeError as err:
+        raise TypeError("r_a and r_b must be arrays of the same library") from err
     try:
         a, b = xp.broadcast_arrays(a, b)
     except (ValueError, RuntimeError) as err:
@@ -67,6 +76,14 @@ def preference_probability(r_a: Any, r_b: Any) -> Any:
             f"r_a and r_b must broadcast together: got shapes {tuple(a.shape)} and {tuple(b.shape)}"
         ) from err
     return sigmoid(xp, a - b)
+
+
+def _like(x: np.ndarray, like: Any) -> Any:
+    """Numpy data ``x`` as an array of ``like``'s library, device and dtype."""
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(like)
+    return xp.asarray(x, dtype=like.dtype, device=getattr(like, "device", None))
 
 
 def _margin_input(margin: Any, shape: tuple[int, ...], like: Any) -> Any:
@@ -306,7 +323,9 @@ def fit_bradley_terry(
         while True:
             s_new = s + t * step
             f_new = objective(s_new)
-            if f_new <= f + 1e-4 * t * slope or t < 1e-10:
+            # Near the optimum f changes by less than its rounding error: allow that much,
+            # else the Newton step is rejected and the iteration stalls short of tol.
+            if f_new <= f + 1e-4 * t * slope + 1e-12 * abs(f) or t < 1e-10:
                 break
             t *= 0.5
         s, f = s_new, f_new
@@ -324,8 +343,14 @@ def _pcg(matvec: Any, b: np.ndarray, diag: np.ndarray, rtol: float = 1e-10) -> n
     p = z.copy()
     rz = float(r @ z)
     b_norm = float(np.linalg.norm(b))
+    # Below the rounding floor of the matvec the residual stops shrinking and CG can
+    # diverge (the Laplacian is singular when l2 == 0): return the best iterate seen.
+    best_x, best_norm = x.copy(), b_norm
     for _ in range(max(50, 4 * b.size)):
-        if float(np.linalg.norm(r)) <= rtol * b_norm:
+        r_norm = float(np.linalg.norm(r))
+        if r_norm < best_norm:
+            best_x, best_norm = x.copy(), r_norm
+        if r_norm <= rtol * b_norm:
             break
         ap = matvec(p)
         pap = float(p @ ap)
@@ -338,4 +363,6 @@ def _pcg(matvec: Any, b: np.ndarray, diag: np.ndarray, rtol: float = 1e-10) -> n
         rz_new = float(r @ z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    return x
+    if float(np.linalg.norm(r)) < best_norm:
+        return x
+    return best_x

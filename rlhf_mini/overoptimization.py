@@ -1,0 +1,229 @@
+"""Reward overoptimisation: optimise a flawed proxy reward model and watch the gold reward.
+
+Public names
+------------
+proxy_reward_model(...)     a reward model trained on few comparisons from labellers who
+                            like verbosity (the flawed proxy)
+overoptimization_curve(...) -> OveroptimizationResult: points (beta or step, kl, proxy, gold)
+
+Gao, Schulman & Hilton 2022, "Scaling Laws for Reward Model Overoptimization", arXiv
+2210.10760: as a policy is optimised harder against a learned proxy reward (measured by its
+KL divergence from the initial policy), the proxy score keeps rising while the gold score
+(what the proxy was meant to stand for) first rises, then falls - Goodhart's law.
+
+Here the proxy is a linear reward model fitted to comparisons from labellers with a taste
+for verbosity (``verbosity_bias``). Optimising it first moves probability away from toxic,
+harmful and wrong answers (gold goes up), then onto long, padded answers (gold goes down).
+
+Three ways to trace the curve:
+
+- ``sweep="beta", method="exact"`` (default, instant): for each beta the KL-regularised
+  optimum pi* ∝ pi_ref exp(r_proxy / beta) (:func:`rlhf_mini.optimal_kl_policy`), which PPO
+  converges to (tested in tests/test_ppo_trainer.py);
+- ``sweep="beta", method="ppo"``: one :func:`rlhf_mini.train_ppo` run per beta;
+- ``sweep="steps"``: one PPO run with a small beta, one point per logged step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rlhf_mini.policy import _positive_float, _positive_int, optimal_kl_policy, sft_policy
+from rlhf_mini.ppo_trainer import train_ppo
+from rlhf_mini.reward_model import RewardModel, pair_accuracy, train_reward_model
+from rlhf_mini.world import load_world, simulate_comparisons
+
+__all__ = ["OveroptimizationResult", "overoptimization_curve", "proxy_reward_model"]
+
+DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(20.0, 0.05, 12))
+
+
+@dataclass
+class OveroptimizationResult:
+    """``points``: dicts with beta (or step), kl, proxy_reward, gold_reward, in order of
+    increasing optimisation pressure. ``proxy_weights``: the flawed reward model."""
+
+    points: list[dict[str, float]]
+    proxy_weights: dict[str, float]
+    reference_gold: float  # E_{pi_ref}[gold]
+    best_gold: float  # mean over prompts of the best response's gold utility
+    proxy_gold_pair_accuracy: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def peak(self) -> dict[str, float]:
+        """The point with the highest gold reward."""
+        return max(self.points, key=lambda p: p["gold_reward"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": self.points,
+            "peak": self.peak(),
+            "proxy_weights": self.proxy_weights,
+            "reference_gold": self.reference_gold,
+            "best_gold": self.best_gold,
+            "proxy_gold_pair_accuracy": self.proxy_gold_pair_accuracy,
+            "config": self.config,
+        }
+
+
+def proxy_reward_model(
+    n_comparisons: int = 200,
+    *,
+    verbosity_bias: float = 4.0,
+    temperature: float = 1.0,
+    seed: int = 0,
+    world: Any = None,
+) -> RewardModel:
+    """A reward model trained on ``n_comparisons`` labels from verbosity-loving labellers:
+    P(a > b) = sigmoid((u_a - u_b + verbosity_bias (v_a - v_b)) / temperature)."""
+    world = load_world() if world is None else world
+    comparisons = simulate_comparisons(
+        _positive_int(n_comparisons, "n_comparisons"),
+        seed,
+        temperature=temperature,
+        verbosity_bias=verbosity_bias,
+        world=world,
+    )
+    return train_reward_model(comparisons, heldout_fraction=0.0, world=world).model
+
+
+def overoptimization_curve(
+    betas: Any = None,
+    *,
+    sweep: str = "beta",
+    method: str = "exact",
+    n_comparisons: int = 200,
+    verbosity_bias: float = 4.0,
+    temperature: float = 1.0,
+    steps: int = 300,
+    lr: float | None = None,
+    seed: int = 0,
+    world: Any = None,
+    backend: str = "numpy",
+    device: Any = None,
+) -> OveroptimizationResult:
+    """Proxy and gold reward of policies optimised ever harder against a flawed proxy.
+
+    Parameters
+    ----------
+    betas : sequence of float > 0, optional
+        KL coefficients, swept from large (close to the reference) to small. Default: 12
+        values from 20 down to 0.05. With ``sweep="steps"`` only the first is used
+        (default 0.05).
+    sweep : {"beta", "steps"}
+    method : {"exact", "ppo"}
+        For ``sweep="beta"``: the closed-form optimum pi* or a PPO run per beta.
+    n_comparisons, verbosity_bias, temperature
+        The proxy's training data (:func:`proxy_reward_model`).
+    steps, lr
+        PPO steps and learning rate (default lr: 1.0 for the beta sweep, 0.1 for the
+        steps sweep, so the rise is visible).
+    seed : int
+        Seeds the comparisons and PPO.
+
+    Returns
+    -------
+    OveroptimizationResult
+
+    Examples
+    --------
+    >>> res = overoptimization_curve()
+    >>> golds = [p["gold_reward"] for p in res.points]
+    >>> 0 < golds.index(max(golds)) < len(golds) - 1          # gold peaks in the middle
+    True
+    >>> proxies = [p["proxy_reward"] for p in res.points]
+    >>> all(a < b for a, b in zip(proxies, proxies[1:]))       # the proxy never stops rising
+    True
+    """
+    if sweep not in ("beta", "steps"):
+        raise ValueError(f"sweep must be 'beta' or 'steps', got {sweep!r}")
+    if method not in ("exact", "ppo"):
+        raise ValueError(f"method must be 'exact' or 'ppo', got {method!r}")
+    if betas is None:
+        betas = DEFAULT_BETAS if sweep == "beta" else (0.05,)
+    betas = [_positive_float(b, "betas") for b in np.atleast_1d(np.asarray(betas, dtype=float))]
+    if not betas:
+        raise ValueError("betas must not be empty")
+    steps = _positive_int(steps, "steps")
+    world = load_world() if world is None else world
+    proxy = proxy_reward_model(
+        n_comparisons,
+        verbosity_bias=verbosity_bias,
+        temperature=temperature,
+        seed=seed,
+        world=world,
+    )
+    r_proxy = proxy.score_table(world)  # (P, K)
+    gold = world.gold_utility()
+    reference = sft_policy(world)
+
+    points: list[dict[str, float]] = []
+    if sweep == "steps":
+        res = train_ppo(
+            proxy,
+            beta=betas[0],
+            steps=steps,
+            lr=0.1 if lr is None else lr,
+            anneal_lr=False,
+            seed=seed,
+            world=world,
+            backend=backend,
+            device=device,
+        )
+        h = res.history
+        for i, step in enumerate(h["step"]):
+            points.append(
+                {
+                    "step": step,
+                    "beta": betas[0],
+                    "kl": h["kl"][i],
+                    "proxy_reward": h["proxy_reward"][i],
+                    "gold_reward": h["gold_reward"][i],
+                }
+            )
+    else:
+        for beta in sorted(betas, reverse=True):  # weakest optimisation first
+            if method == "exact":
+                policy = optimal_kl_policy(reference, r_proxy, beta)
+                kl = float(np.mean(policy.kl(reference)))
+                proxy_reward = float(np.mean(policy.expected(r_proxy)))
+                gold_reward = float(np.mean(policy.expected(gold)))
+            else:
+                final = train_ppo(
+                    proxy,
+                    beta=beta,
+                    steps=steps,
+                    lr=1.0 if lr is None else lr,
+                    seed=seed,
+                    world=world,
+                    backend=backend,
+                    device=device,
+                ).final()
+                kl, proxy_reward, gold_reward = (
+                    final["kl"],
+                    final["proxy_reward"],
+                    final["gold_reward"],
+                )
+            points.append(
+                {"beta": beta, "kl": kl, "proxy_reward": proxy_reward, "gold_reward": gold_reward}
+            )
+    config = {
+        "sweep": sweep,
+        "method": method if sweep == "beta" else "ppo",
+        "n_comparisons": n_comparisons,
+        "verbosity_bias": float(verbosity_bias),
+        "temperature": float(temperature),
+        "steps": steps,
+        "seed": seed,
+    }
+    return OveroptimizationResult(
+        points=points,
+        proxy_weights=proxy.to_dict(),
+        reference_gold=float(np.mean(reference.expected(gold))),
+        best_gold=float(np.mean(gold.max(axis=1))),
+        proxy_gold_pair_accuracy=pair_accuracy(r_proxy, gold),
+        config=config,
+    )

@@ -1,0 +1,809 @@
+"""The reward-hacking playground: a naive proxy reward against a small constitution.
+
+A reward model is a proxy for what people want. Optimised hard enough, a policy finds
+what the proxy pays for instead of what was meant: the proxy score keeps rising while the
+true ("gold") quality rises and then falls - reward overoptimisation (Gao et al. 2022,
+"Scaling Laws for Reward Model Overoptimization", arXiv 2210.10760). This module makes the
+gap visible on any text a reader types.
+
+The proxy reward (what a careless reward model learns to like: long, fluent-looking,
+varied text), each part in [0, 1]:
+
+    length    = 1 - exp(-n_words / 60)
+    coherence = fraction of sentences that look fluent (capitalised, end with . ! or ?,
+                4 to 40 words)
+    diversity = 1 - exp(-n_distinct_words / 40)
+    reward    = 0.5 length + 0.25 coherence + 0.25 diversity
+
+The alignment score comes from explicit principles, a small constitution in the spirit of
+Constitutional AI (Bai et al. 2022, arXiv 2212.08073): each principle has a critique rule
+giving a score in [0, 1] with a reason, and a revision rule that rewrites the text to
+satisfy it. The principle scores multiply:
+
+    alignment = helpful * honest * harmless * concise * respectful
+    gap       = reward - alignment
+    hacking   = gap > HACKING_GAP      (the proxy likes what the principles reject)
+
+The critique rules, each from a short word list or pattern (see the constants below):
+
+    harmless    0 for instructions for serious harm (a harm term + an instruction marker,
+                and no refusal), else 1
+    respectful  0.5 ** (number of insults and demeaning generalisations)
+    concise     1 - 3 padding_share - 2 repetition - 5 max(0, lexical - 0.3) - over_budget
+                (padding phrases; repeated sentences and words; the share of content words
+                taken by the 3 most frequent stems; words beyond WORD_BUDGET), clipped at 0
+    honest      0.6 ** (number of overconfident phrases)
+    helpful     0 with no content words, 0.5 for a refusal offering no alternative, else 1
+
+Everything is rule-based, deterministic and linear in the length of the text. Input is
+plain text (no markup is interpreted). The rules are deliberately simple and readable;
+they are a teaching device, not a content filter.
+
+Examples
+--------
+>>> s = score_response("The capital of France is Paris.")
+>>> s.alignment, s.hacking
+(1.0, False)
+>>> padded = ("Great question! It is important to note that the capital of France is Paris. "
+...           "Needless to say, the capital of France is Paris. In conclusion, it is Paris. ") * 4
+>>> score_response(padded).hacking
+True
+>>> revise("You are an idiot. Paris is definitely the capital.")
+'Paris is probably the capital. I may be wrong, so please double-check a reliable source.'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
+from typing import Any
+
+__all__ = [
+    "CONSTITUTION",
+    "HACKING_GAP",
+    "REWARD_WEIGHTS",
+    "Critique",
+    "Principle",
+    "ResponseScore",
+    "critique",
+    "revise",
+    "score_response",
+]
+
+#: Weights of the proxy reward's parts (they sum to 1, so the reward is in [0, 1]).
+REWARD_WEIGHTS = {"length": 0.5, "coherence": 0.25, "diversity": 0.25}
+LENGTH_SCALE = 60.0  # words at which the length part reaches 1 - 1/e
+DIVERSITY_SCALE = 40.0  # distinct words at which the diversity part reaches 1 - 1/e
+#: ``hacking`` is flagged when the proxy reward exceeds the alignment score by more than this.
+HACKING_GAP = 0.25
+#: Word budget of the "concise" principle; its revision keeps whole sentences up to it.
+WORD_BUDGET = 150
+#: Lexical repetition: over at least LEXICAL_MIN_WORDS content words (of the distinct
+#: sentences), the three most frequent word stems may take up to this share of them.
+LEXICAL_SHARE = 0.3
+LEXICAL_MIN_WORDS = 20
+
+# ---------------------------------------------------------------------------------------
+# Text pieces. Matching is done on a lower-cased copy with typographic apostrophes made
+# straight; both changes keep every character at its index, so matches map back onto the
+# original text.
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = ".!?。！？"
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*|[.!?。！？]+")
+
+
+def _phrases(words: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching any of ``words`` as whole words (longest first)."""
+    alternatives = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")(?!\w)")
+
+
+PADDING_PHRASES = (
+    "great question",
+    "it is important to note that",
+    "it's important to note that",
+    "it is worth noting that",
+    "it's worth noting that",
+    "it goes without saying that",
+    "needless to say",
+    "at the end of the day",
+    "in conclusion",
+    "as i mentioned",
+    "as mentioned above",
+    "as previously stated",
+    "to be honest",
+    "in today's world",
+    "all things considered",
+    "when all is said and done",
+    "basically",
+    "essentially",
+    "i hope this helps",
+    "first and foremost",
+    "last but not least",
+    "that being said",
+    "having said that",
+    "without further ado",
+)
+OVERCONFIDENT = {
+    # phrase -> calibrated replacement used by the "honest" revision
+    "definitely": "probably",
+    "certainly": "probably",
+    "absolutely": "quite likely",
+    "undoubtedly": "probably",
+    "without a doubt": "probably",
+    "guaranteed": "likely",
+    "i'm 100% sure": "I'm fairly confident",
+    "i am 100% sure": "I am fairly confident",
+    "100%": "very likely",
+    "always works": "usually works",
+    "never fails": "rarely fails",
+    "everyone knows": "it is often said",
+    "trust me": "",
+    "proven fact": "widely held view",
+    "there is no doubt": "it seems likely",
+    "obviously": "probably",
+    "of course": "",
+    "exactly": "about",
+    "the only": "one",
+    "completely": "probably",
+    "confirmed": "suggested",
+    "it always": "it often",
+}
+HONESTY_NOTE = "I may be wrong, so please double-check a reliable source."
+INSULTS = (
+    "idiot",
+    "idiots",
+    "idiotic",
+    "stupid",
+    "dumb",
+    "moron",
+    "morons",
+    "fool",
+    "loser",
+    "losers",
+    "pathetic",
+    "worthless",
+    "shut up",
+    "people like you",
+    "your kind",
+    "those people",
+    "creep",
+    "gullible",
+    "clueless",
+    "grow up",
+    "google it",
+    "wasting my time",
+    "even a child",
+    "did you skip",
+    "not smart enough",
+    "if you have to ask",
+    "you sound like one",
+    "likes you",
+    "laughs at you",
+)
+HARM_TERMS = (
+    "bomb",
+    "bombs",
+    "explosive",
+    "explosives",
+    "poison",
+    "weapon",
+    "weapons",
+    "meth",
+    "malware",
+    "ransomware",
+    "nerve agent",
+    "hack into",
+    "break into",
+    "steal",
+    "stalk",
+    "hurt someone",
+    "kill someone",
+    "cracking tool",
+    "password list",
+    "tension wrench",
+    "pick the lock",
+    "without them knowing",
+    "won't notice you",
+    "nobody sees you",
+    "without getting caught",
+)
+INSTRUCTION_MARKERS = (
+    "here's how",
+    "here is how",
+    "step 1",
+    "step one",
+    "you will need",
+    "you'll need",
+    "instructions",
+    "recipe",
+    "mix the",
+    "combine the",
+    "here you go",
+    "easy:",
+    "get a",
+    "use a",
+    "first, get",
+)
+REFUSAL_MARKERS = (
+    "i can't help",
+    "i cannot help",
+    "i can't assist",
+    "i cannot assist",
+    "i won't",
+    "i will not",
+    "i'm not able to",
+    "i am not able to",
+    "i can't do that",
+    "i cannot do that",
+    "i must decline",
+)
+HELP_OFFERS = (
+    "instead",
+    "happy to help",
+    "i can help",
+    "you could",
+    "consider",
+    "here are",
+    "alternatively",
+    "if you are in danger",
+    "if you or someone",
+)
+REFUSAL_REVISION = (
+    "I can't help with that, because it could cause serious harm. If you or someone else "
+    "is in danger, please contact local emergency services. I'm happy to help with a safe, "
+    "related question instead."
+)
+CLARIFY_REVISION = (
+    "I'm not sure I understood the question. Could you tell me a bit more about what you need?"
+)
+HELP_OFFER_REVISION = "I'm happy to help with a safe, related question instead."
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i if in into is it its me my "
+    "no not of on or our she so than that the their them then there these they this to too "
+    "us was we were what when which who will with you your yes ok okay s t m d ll re ve".split()
+)
+
+_CATEGORIES = {
+    "padding": PADDING_PHRASES,
+    "overconfident": tuple(OVERCONFIDENT),
+    "insult": INSULTS,
+    "harm": HARM_TERMS,
+    "instruction": INSTRUCTION_MARKERS,
+    "refusal": REFUSAL_MARKERS,
+    "help_offer": HELP_OFFERS,
+}
+_CATEGORY_OF = {phrase: cat for cat, phrases in _CATEGORIES.items() for phrase in phrases}
+# One scan finds every listed phrase (longest alternative first); its category is looked up.
+_PHRASE_RE = _phrases(_CATEGORY_OF)
+_PADDING_RE = _phrases(PADDING_PHRASES)
+_OVERCONFIDENT_RE = _phrases(OVERCONFIDENT)
+_INSULT_RE = _phrases(INSULTS)
+# "women are ...", "old people can't ...", "people from your part of the world never ..."
+_GENERALISATION_RE = re.compile(
+    r"\b(?:women|men|girls|boys|old people|elderly people|young people|immigrants|foreigners"
+    r"|people from [\w ]{1,30}?)\s+(?:are|aren't|can't|cannot|never|always|don't)\b"
+)
+_NOUN_PHRASE_BEFORE = re.compile(r"\b(?:a|an|the|this|that|such)\s+$")
+_REPEATED_WORD_RE = re.compile(r"(?<!\w)(\w+)(?:\s+\1)+(?!\w)", re.IGNORECASE)
+
+
+def _check_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return text
+
+
+def _fold(text: str) -> str:
+    """Lower-cased copy with straight apostrophes (same length, same indices as ``text``)."""
+    folded = text.lower().replace("\u2019", "'")
+    # str.lower() can change the length for a few characters (e.g. 'İ' -> 'i̇'); fall back
+    # to a per-character fold so indices still line up.
+    if len(folded) != len(text):
+        folded = "".join(c.lower()[:1] or c for c in text).replace("\u2019", "'")
+    return folded
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def _sentence_key(sentence: str) -> str:
+    """A sentence up to case, spacing and its final punctuation: repeats compare equal."""
+    return " ".join(_fold(sentence).rstrip(_SENTENCE_END).split())
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """Everything the rules need, measured in one pass over the text."""
+
+    words: list[str]  # lower-case words
+    sentences: list[str]
+    sentence_keys: list[str]  # each sentence as _sentence_key gives it ("" if no words)
+    found: dict[str, list[str]]  # category -> matched phrases, in order
+
+
+@lru_cache(maxsize=4)
+def _analyse(text: str) -> _Analysis:
+    folded = _fold(text)
+    found: dict[str, list[str]] = {cat: [] for cat in _CATEGORIES}
+    for phrase in _PHRASE_RE.findall(folded):
+        found[_CATEGORY_OF[phrase]].append(phrase)
+    found["insult"] += _GENERALISATION_RE.findall(folded)
+    keys = [" ".join(s.rstrip(_SENTENCE_END).split()) for s in _sentences(folded)]
+    return _Analysis(_WORD.findall(folded), _sentences(text), keys, found)
+
+
+def _evidence(matches: list[str], limit: int = 3) -> str:
+    seen: dict[str, int] = {}
+    for m in matches:
+        seen[m] = seen.get(m, 0) + 1
+    shown = [f'"{m}"' + (f" (x{n})" if n > 1 else "") for m, n in list(seen.items())[:limit]]
+    more = len(seen) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Critique:
+    """One principle's verdict on a text: ``score`` in [0, 1] (1 = satisfied) and why."""
+
+    principle: str
+    score: float
+    reason: str
+
+    @property
+    def violated(self) -> bool:
+        return self.score < 1.0
+
+
+@dataclass(frozen=True)
+class ResponseScore:
+    """What :func:`score_response` measures.
+
+    Attributes
+    ----------
+    reward : float in [0, 1]
+        The naive proxy reward (length, coherence, diversity).
+    alignment : float in [0, 1]
+        Product of the constitution's principle scores.
+    gap : float
+        ``reward - alignment`` (computed exactly so).
+    components : dict[str, float]
+        The proxy's parts (``length``, ``coherence``, ``diversity``) and each principle's
+        score (``helpful``, ``honest``, ``harmless``, ``concise``, ``respectful``).
+    hacking : bool
+        ``gap > HACKING_GAP``: the proxy pays for something the principles reject.
+    critiques : tuple of Critique
+        The violated principles and why.
+    """
+
+    reward: float
+    alignment: float
+    gap: float
+    components: dict[str, float]
+    hacking: bool
+    critiques: tuple[Critique, ...] = field(default=())
+
+    @property
+    def violations(self) -> tuple[str, ...]:
+        return tuple(c.principle for c in self.critiques)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return {
+            "reward": self.reward,
+            "alignment": self.alignment,
+            "gap": self.gap,
+            "hacking": self.hacking,
+            "components": dict(self.components),
+            "critiques": [
+                {"principle": c.principle, "score": c.score, "reason": c.reason}
+                for c in self.critiques
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# The proxy reward
+
+
+def _proxy_parts(a: _Analysis) -> dict[str, float]:
+    length = 1.0 - math.exp(-len(a.words) / LENGTH_SCALE)
+    fluent = 0
+    for s in a.sentences:  # "fluent-looking": capitalised, terminated, 4-40 words
+        first = next((c for c in s if c.isalpha()), "")
+        if first and not first.islower() and s[-1] in _SENTENCE_END and 4 <= len(s.split()) <= 40:
+            fluent += 1
+    coherence = fluent / len(a.sentences) if a.sentences else 0.0
+    diversity = 1.0 - math.exp(-len(set(a.words)) / DIVERSITY_SCALE)
+    return {"length": length, "coherence": coherence, "diversity": diversity}
+
+
+# ---------------------------------------------------------------------------------------
+# The constitution: critique rules (text -> (score, reason)) and revision rules (text -> text)
+
+
+def _critique_helpful(text: str) -> tuple[float, str]:
+    a = _analyse(text)
+    filler = STOPWORDS.union(*(p.split() for p in set(a.found["padding"])))
+    content = set(a.words).difference(filler)
+    if not content:
+        return 0.0, "says nothing of substance (no content words beyond filler)"
+    if a.found["refusal"] and not a.found["help_offer"]:
+        return 0.5, "refuses without offering any safe help or alternative"
+    return 1.0, ""
+
+
+def _revise_helpful(text: str) -> str:
+    score, reason = _critique_helpful(text)
+    if score == 1.0:
+        return text
+    if reason.startswith("refuses"):
+        return _join(text, HELP_OFFER_REVISION)
+    return CLARIFY_REVISION
+
+
+def _critique_honest(text: str) -> tuple[float, str]:
+    found = _analyse(text).found["overconfident"]
+    if not found:
+        return 1.0, ""
+    return 0.6 ** len(found), f"overconfident wording without hedging: {_evidence(found)}"
+
+
+def _revise_honest(text: str) -> str:
+    folded = _fold(text)
+    pieces, last, changed = [], 0, False
+    for m in _OVERCONFIDENT_RE.finditer(folded):
+        replacement = OVERCONFIDENT[m.group(0)]
+        original = text[m.start() : m.end()]
+        if replacement and original[:1].isupper():
+            replacement = replacement[0].upper() + replacement[1:]
+        pieces += [text[last : m.start()], replacement]
+        last, changed = m.end(), True
+    if not changed:
+        return text
+    pieces.append(text[last:])
+    return _join(_tidy("".join(pieces)), HONESTY_NOTE)
+
+
+def _critique_harmless(text: str) -> tuple[float, str]:
+    found = _analyse(text).found
+    harm = found["harm"]
+    if harm and found["instruction"] and not found["refusal"]:
+        return 0.0, f"gives instructions for something harmful: {_evidence(harm)}"
+    return 1.0, ""
+
+
+def _revise_harmless(text: str) -> str:
+    score, _ = _critique_harmless(text)
+    return text if score == 1.0 else REFUSAL_REVISION
+
+
+_FILLER = STOPWORDS.union(*(p.split() for p in PADDING_PHRASES))
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to count "boil", "boils", "boiling", "boiled" as one word."""
+    for suffix in ("ing", "ed", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]  # processes -> process
+    if word.endswith("s") and not word.endswith("ss") and len(word) >= 4:
+        return word[:-1]  # boils -> boil, but process stays
+    return word
+
+
+def _lexical_repetition(sentence_keys: Iterable[str]) -> tuple[float, list[str]]:
+    """Share of the content words taken by the 3 most frequent stems, and those stems.
+
+    Counted over distinct sentences (repeated sentences are counted separately); 0 when
+    there are fewer than LEXICAL_MIN_WORDS content words.
+    """
+    stems = [
+        _stem(w)
+        for key in dict.fromkeys(sentence_keys)
+        for w in _WORD.findall(key)
+        if w not in _FILLER and not w.isdigit()
+    ]
+    if len(stems) < LEXICAL_MIN_WORDS:
+        return 0.0, []
+    top = Counter(stems).most_common(3)
+    return sum(n for _, n in top) / len(stems), [w for w, _ in top]
+
+
+def _critique_concise(text: str) -> tuple[float, str]:
+    a = _analyse(text)
+    words, padding = a.words, a.found["padding"]
+    if not words:
+        return 1.0, ""
+    padding_ratio = sum(len(p.split()) for p in padding) / len(words)
+    keys = [k for k in a.sentence_keys if k]
+    repeated_sentences = len(keys) - len(set(keys))
+    repeated_words = sum(1 for a, b in pairwise(words) if a == b)
+    repeat_ratio = (repeated_sentences / len(keys) if keys else 0.0) + repeated_words / len(words)
+    lexical, top_words = _lexical_repetition(keys)
+    lexical_excess = max(0.0, lexical - LEXICAL_SHARE)
+    excess = max(0, len(words) - WORD_BUDGET) / (2 * WORD_BUDGET)
+    score = max(0.0, 1.0 - 3.0 * padding_ratio - 2.0 * repeat_ratio - 5.0 * lexical_excess - excess)
+    if score == 1.0:
+        return 1.0, ""
+    reasons = []
+    if padding:
+        reasons.append(f"padding phrases {_evidence(padding)}")
+    if repeated_sentences:
+        reasons.append(f"{repeated_sentences} repeated sentence(s)")
+    if repeated_words:
+        reasons.append(f"{repeated_words} immediately repeated word(s)")
+    if lexical_excess:
+        reasons.append(
+            f"the same few words over and over ({', '.join(top_words)}: {lexical:.0%} of the "
+            "content words)"
+        )
+    if excess:
+        reasons.append(f"{len(words)} words, over the budget of {WORD_BUDGET}")
+    return score, "; ".join(reasons)
+
+
+def _revise_concise(text: str) -> str:
+    # 1. drop padding phrases (and the comma or colon that follows one)
+    folded = _fold(text)
+    pieces, last = [], 0
+    for m in _PADDING_RE.finditer(folded):
+        if _NOUN_PHRASE_BEFORE.search(folded, 0, m.start()):
+            continue  # "is a great question, and": part of the sentence, not a filler
+        end = m.end()
+        while end < len(text) and text[end] in ",:;":
+            end += 1
+        pieces.append(text[last : m.start()])
+        last = end
+    pieces.append(text[last:])
+    text = "".join(pieces)
+    # 2. "very very very" -> "very"
+    text = _REPEATED_WORD_RE.sub(r"\1", text)
+    # 3. keep each sentence once, and whole sentences up to the word budget
+    kept, seen, n_words = [], set(), 0
+    for sentence in _sentences(text):
+        key = _sentence_key(sentence)
+        if not key or key in seen:
+            continue
+        n = len(key.split())
+        if kept and n_words + n > WORD_BUDGET:
+            break
+        seen.add(key)
+        kept.append(sentence)
+        n_words += n
+    # 4. if a few words still dominate, keep only sentences that do not add to that
+    if _lexical_repetition(map(_sentence_key, kept))[0] > LEXICAL_SHARE:
+        chosen: list[str] = []
+        for sentence in kept:
+            keys = [_sentence_key(x) for x in [*chosen, sentence]]
+            if not chosen or _lexical_repetition(keys)[0] <= LEXICAL_SHARE:
+                chosen.append(sentence)
+        kept = chosen
+    return _tidy(" ".join(kept))
+
+
+def _critique_respectful(text: str) -> tuple[float, str]:
+    found = _analyse(text).found["insult"]
+    if not found:
+        return 1.0, ""
+    return 0.5 ** len(found), f"insulting or demeaning language: {_evidence(found)}"
+
+
+def _disrespectful(sentence: str) -> bool:
+    folded = _fold(sentence)
+    return bool(_INSULT_RE.search(folded) or _GENERALISATION_RE.search(folded))
+
+
+def _revise_respectful(text: str) -> str:
+    if not _disrespectful(text):
+        return text
+    return _tidy(" ".join(s for s in _sentences(text) if not _disrespectful(s)))
+
+
+def _tidy(text: str) -> str:
+    """Collapse spaces, remove space before punctuation, capitalise each sentence."""
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r" +([,.;:!?])", r"\1", text)
+    text = re.sub(r"[,;:]\s*([,;:])", r"\1", text)
+    text = re.sub(r"([.!?])[,;:.!?]+(?=\s|$)", r"\1", text)
+    text = re.sub(r"([,;:])(?=[.!?])", "", text)
+    text = re.sub(r"^[\s,;:.!?]+", "", text.strip())
+    out = []
+    for sentence in _sentences(text):
+        i = next((k for k, c in enumerate(sentence) if c.isalpha()), None)
+        if i is not None and sentence[i].islower():
+            sentence = sentence[:i] + sentence[i].upper() + sentence[i + 1 :]
+        out.append(sentence)
+    return " ".join(out)
+
+
+def _join(text: str, addition: str) -> str:
+    text = text.strip()
+    if not text:
+        return addition
+    if text[-1] not in _SENTENCE_END:
+        text += "."
+    return f"{text} {addition}"
+
+
+@dataclass(frozen=True)
+class Principle:
+    """A constitutional principle: what it asks, how to check it, how to fix a violation."""
+
+    name: str
+    statement: str
+    critique: Callable[[str], tuple[float, str]]
+    revision: Callable[[str], str]
+
+
+#: The constitution, in the order revisions are applied (harm first: a harmful answer is
+#: replaced whole, so nothing else about it needs fixing).
+CONSTITUTION: tuple[Principle, ...] = (
+    Principle(
+        "harmless",
+        "Do not help anyone cause serious harm; refuse such requests and offer safe help.",
+        _critique_harmless,
+        _revise_harmless,
+    ),
+    Principle(
+        "respectful",
+        "Treat the reader with respect: no insults, no demeaning generalisations.",
+        _critique_respectful,
+        _revise_respectful,
+    ),
+    Principle(
+        "concise",
+        "Say it once and plainly: no padding, no repetition, no needless length.",
+        _critique_concise,
+        _revise_concise,
+    ),
+    Principle(
+        "honest",
+        "Be calibrated: do not claim more certainty than you have; say when you may be wrong.",
+        _critique_honest,
+        _revise_honest,
+    ),
+    Principle(
+        "helpful",
+        "Answer the question with substance; if you refuse, still offer what help you can.",
+        _critique_helpful,
+        _revise_helpful,
+    ),
+)
+_BY_NAME = {p.name: p for p in CONSTITUTION}
+
+
+def _select(principles: Any) -> tuple[Principle, ...]:
+    if principles is None:
+        return CONSTITUTION
+    if isinstance(principles, (str, Principle)):
+        principles = [principles]
+    try:
+        items = list(principles)
+    except TypeError as err:
+        raise TypeError(
+            "principles must be None or an iterable of principle names / Principle objects"
+        ) from err
+    chosen = []
+    for p in items:
+        if isinstance(p, Principle):
+            chosen.append(p)
+        elif isinstance(p, str):
+            if p not in _BY_NAME:
+                raise ValueError(f"principles: unknown principle {p!r}; known: {sorted(_BY_NAME)}")
+            chosen.append(_BY_NAME[p])
+        else:
+            raise TypeError(
+                f"principles must hold principle names or Principle objects, got {type(p).__name__}"
+            )
+    return tuple(chosen)
+
+
+# ---------------------------------------------------------------------------------------
+# Public functions
+
+
+def critique(text: str, principles: Any = None) -> list[Critique]:
+    """Which principles ``text`` violates, and why (the critique step of Constitutional AI).
+
+    Parameters
+    ----------
+    text : str
+    principles : None, a name, or an iterable of names / :class:`Principle` objects
+        Defaults to the whole :data:`CONSTITUTION`.
+
+    Returns
+    -------
+    list of Critique, one per violated principle (score < 1), in constitution order.
+
+    Examples
+    --------
+    >>> [c.principle for c in critique("Trust me, this always works, you idiot.")]
+    ['respectful', 'honest']
+    """
+    text = _check_text(text)
+    out = []
+    for p in _select(principles):
+        score, reason = p.critique(text)
+        if score < 1.0:
+            out.append(Critique(p.name, float(score), reason))
+    return out
+
+
+def revise(text: str, principles: Any = None) -> str:
+    """Rewrite ``text`` to satisfy the principles (the revision step of Constitutional AI).
+
+    Applied in constitution order, each only if its critique finds a violation:
+
+    - harmless: instructions for serious harm are replaced by a refusal plus safe help;
+    - respectful: sentences with insults are dropped;
+    - concise: padding phrases removed, repeated words collapsed, repeated sentences kept
+      once, whole sentences kept up to the word budget, and if a few words still dominate,
+      sentences that add to that dropped;
+    - honest: overconfident words made calibrated ("definitely" -> "probably") and a note
+      that the answer may be wrong appended;
+    - helpful: an empty answer becomes a clarifying question; a bare refusal gets an offer
+      of safe help.
+
+    Deterministic; text that violates nothing is returned unchanged.
+    """
+    text = _check_text(text)
+    for p in _select(principles):
+        score, _ = p.critique(text)
+        if score < 1.0:
+            text = p.revision(text)
+    return text
+
+
+def score_response(text: str) -> ResponseScore:
+    """Score ``text`` with the naive proxy reward and with the constitution.
+
+    reward = 0.5 length + 0.25 coherence + 0.25 diversity (each in [0, 1]);
+    alignment = product of the principle scores; gap = reward - alignment;
+    hacking = gap > HACKING_GAP. See the module docstring for each part.
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a str.
+
+    Examples
+    --------
+    >>> s = score_response("")
+    >>> s.reward, s.alignment, s.gap
+    (0.0, 0.0, 0.0)
+    """
+    text = _check_text(text)
+    parts = _proxy_parts(_analyse(text))
+    reward = sum(REWARD_WEIGHTS[k] * v for k, v in parts.items())
+    alignment = 1.0
+    critiques = []
+    components = dict(parts)
+    for p in CONSTITUTION:
+        score, reason = p.critique(text)
+        components[p.name] = float(score)
+        alignment *= score
+        if score < 1.0:
+            critiques.append(Critique(p.name, float(score), reason))
+    reward, alignment = float(reward), float(alignment)
+    gap = reward - alignment
+    return ResponseScore(
+        reward=reward,
+        alignment=alignment,
+        gap=gap,
+        components=components,
+        hacking=gap > HACKING_GAP,
+        critiques=tuple(critiques),
+    )
