@@ -10,7 +10,7 @@ PY := $(BIN)/python
 TORCH_PIN := torch==2.13.0
 INSTALLED := $(VENV)/.installed
 
-.PHONY: all setup lint test bench serve build clean
+.PHONY: all setup npm chromium lint test bench gpu-check serve build clean
 
 all: test
 
@@ -25,15 +25,44 @@ $(INSTALLED): pyproject.toml | $(PY)
 
 setup: $(INSTALLED)
 
+# Pinned front-end assets (PyScript, Pyodide, KaTeX, Chart.js, axe-core), copied into the
+# site by docs/hooks/runtime.py; and Debian's chromium for the browser tests.
+NPM_STAMP := node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm: $(NPM_STAMP)
+
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The course site, with its self-hosted Python runtime, in site/.
+build: setup npm
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+serve: build
+	@echo "Serving site/ on http://127.0.0.1:8000 (Ctrl-C to stop)"
+	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory site
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint
+test: setup lint npm chromium
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/bt_fit.py
+	$(PY) bench/training.py
+
+# On a machine with a CUDA device (< 5 min): pytest -m gpu, then numpy-CPU vs torch-CPU vs
+# torch-CUDA throughput at n = 1e4 .. 1e7. Runs without CUDA too (skips, CUDA column omitted).
+gpu-check: setup
+	$(PY) bench/gpu_check.py
 
 clean:
 	rm -rf site build dist .pytest_cache .hypothesis

@@ -1,0 +1,77 @@
+"""Training speed: is each run small enough for a browser widget?
+
+Times, on CPython with numpy, after one warm-up run each:
+
+- a 500-step response-level PPO run (:func:`rlhf_mini.train_ppo`), target < 0.5 s;
+- a 200-update token-level PPO run (:func:`rlhf_mini.train_token_ppo`), target < 5 s;
+- scoring 1 MB of text in the playground (:func:`rlhf_mini.score_response`), target < 1 s.
+
+Prints the best and median wall time and the best CPU time (process time, which other
+programs on a busy machine do not inflate) of ``--repeat`` runs, and whether the best wall
+time meets the target. Pyodide in a browser is typically 1.5-3x slower than CPython.
+
+    python bench/training.py              # 5 repeats
+    python bench/training.py --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from rlhf_mini import score_response, train_ppo, train_token_ppo
+
+
+def measure(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
+    fn()  # warm-up: imports, cached world data
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return walls, cpus
+
+
+def one_megabyte() -> str:
+    unit = (
+        "Great question! It is important to note that Paris is definitely the capital. "
+        "Water boils at 100 degrees Celsius at sea level, and you should trust me on this. "
+    )
+    return unit * (1_000_000 // len(unit) + 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
+    args = parser.parse_args()
+    text = one_megabyte()
+
+    calls = iter(range(10**9))
+
+    def score_1mb() -> object:
+        return score_response(f"{text}{next(calls)}")  # a new string: no cached analysis
+
+    cases = [
+        ("train_ppo, 500 steps (response level)", lambda: train_ppo(steps=500, seed=0), 0.5),
+        ("train_token_ppo, 200 updates", lambda: train_token_ppo(200, seed=0), 5.0),
+        (f"score_response, {len(text) / 1e6:.2f} MB of text", score_1mb, 1.0),
+    ]
+    print(f"CPython {platform.python_version()}, numpy {np.__version__}, {args.repeat} repeats")
+    print(f"{'case':<42} {'best s':>8} {'median s':>9} {'best cpu s':>11} {'target s':>9}  ok")
+    for name, fn, target in cases:
+        walls, cpus = measure(fn, args.repeat)
+        best = min(walls)
+        print(
+            f"{name:<42} {best:8.3f} {statistics.median(walls):9.3f} {min(cpus):11.3f} "
+            f"{target:9.1f}  {'yes' if best < target else 'NO'}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The command line: JSON on stdout, readable tables, one-line errors with exit 2, plots."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rlhf_mini.__main__ import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# small budgets keep the whole file fast
+JSON_CASES = {
+    "preferences": (["preferences", "--n", "200"], "bt_gold_pair_accuracy"),
+    "reward-model": (["reward-model", "--steps", "30"], "weights"),
+    "ppo": (["ppo", "--steps", "60"], "runs"),
+    "ppo-token": (["ppo", "--token-level", "--steps", "5"], "runs"),
+    "dpo": (["dpo", "--steps", "30"], "history"),
+    "pipeline": (["pipeline", "--steps", "40"], "stages"),
+    "overoptimization": (["overoptimization"], "points"),
+    "playground": (["playground", "Paris is the capital of France."], "alignment"),
+}
+
+
+@pytest.mark.parametrize("name", list(JSON_CASES))
+def test_json_is_all_of_stdout(capsys, name):
+    argv, key = JSON_CASES[name]
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 0
+    data = json.loads(out)  # the whole of stdout parses: nothing else was printed
+    assert key in data
+
+
+def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
+    code, out, _ = run(capsys, "ppo", "--beta", "0.01", "0.2", "--json")
+    assert code == 0
+    low, high = json.loads(out)["runs"]
+    assert (low["beta"], high["beta"]) == (0.01, 0.2)
+    assert low["final"]["kl"] > high["final"]["kl"]
+    assert low["final"]["proxy_reward"] >= high["final"]["proxy_reward"]
+    assert set(low["final"]) >= {"proxy_reward", "gold_reward", "kl"}
+
+
+def test_token_level_ppo_lower_beta_ends_with_higher_kl(capsys):
+    code, out, _ = run(
+        capsys, "ppo", "--token-level", "--beta", "0.01", "0.5", "--steps", "25", "--json"
+    )
+    assert code == 0
+    low, high = json.loads(out)["runs"]
+    assert low["final"]["kl"] > high["final"]["kl"]
+    assert low["final"]["score"] > high["final"]["score"]
+
+
+def test_ppo_table_has_one_row_per_beta(capsys):
+    code, out, _ = run(capsys, "ppo", "--beta", "0.05", "0.5", "--steps", "40")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[1].split() == ["beta", "proxy_reward", "gold_reward", "kl", "entropy"]
+    rows = [line.split() for line in lines[3:]]
+    assert [r[0] for r in rows] == ["0.0500", "0.5000"]
+    assert all(len(r) == 5 for r in rows)
+
+
+def test_playground_table_and_stdin(capsys, monkeypatch):
+    padded = "Great question! It is important to note that Paris is definitely the capital. " * 5
+    monkeypatch.setattr(sys, "stdin", io.StringIO(padded))
+    code, out, _ = run(capsys, "playground")
+    assert code == 0
+    assert "alignment" in out and "Critique:" in out and "concise" in out and "Revised:" in out
+    text_row = next(line for line in out.splitlines() if line.startswith("text "))
+    assert text_row.split()[-1] == "yes"  # flagged as hacking
+    monkeypatch.setattr(sys, "stdin", io.StringIO(padded))
+    code, out, _ = run(capsys, "playground", "-", "--json")
+    data = json.loads(out)
+    assert data["hacking"] is True
+    assert data["revised_score"]["alignment"] > data["alignment"]
+
+
+def test_playground_without_text_on_a_terminal_is_a_usage_error(capsys, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Tty(""))
+    code, out, err = run(capsys, "playground")
+    assert code == 2 and out == ""
+    assert "stdin" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["ppo", "--beta"],
+        ["ppo", "--beta", "-1"],
+        ["ppo", "--beta", "nan"],
+        ["ppo", "--steps", "0"],
+        ["ppo", "--steps", "ten"],
+        ["ppo", "--clip-eps", "1.5"],  # rejected by the library, reported the same way
+        ["ppo", "--backend", "jax"],
+        ["dpo", "--loss-type", "squared"],
+        ["dpo", "--label-smoothing", "0.7"],
+        ["preferences", "--seed", "-3"],
+        ["playground", "a", "b"],
+        ["reward-model", "--plot", "/no/such/folder/x.png"],
+    ],
+)
+def test_bad_options_exit_2_with_one_line(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_module_entry_point_reports_bad_options_without_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlhf_mini", "ppo", "--beta", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "rlhf-mini ppo: error: argument --beta: expected a number > 0, got '-1'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["playground", "You idiot, this definitely works."],
+        ["ppo", "--beta", "0.05", "0.5", "--steps", "30"],
+        ["overoptimization"],
+    ],
+)
+def test_plot_writes_a_png(capsys, tmp_path, argv):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "figure.png"
+    code, out, _ = run(capsys, *argv, "--plot", str(path))
+    assert code == 0
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert path.stat().st_size > 5_000
+    assert "figure saved" in out
+
+
+def test_plot_with_json_keeps_stdout_pure(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "f.png"
+    code, out, _ = run(capsys, "playground", "hello there", "--json", "--plot", str(path))
+    assert code == 0 and path.exists()
+    json.loads(out)
+
+
+def test_plot_without_matplotlib_names_the_extra(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    code, out, err = run(capsys, "playground", "hi", "--plot", str(tmp_path / "x.png"))
+    assert code == 1 and out == ""
+    assert "rlhf-mini[plot]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_works_without_tqdm(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    code, out, _ = run(capsys, "ppo", "--token-level", "--steps", "3", "--json")
+    assert code == 0
+    assert len(json.loads(out)["runs"][0]["history"]["score"]) == 3
+
+
+def test_seed_changes_and_reproduces_results(capsys):
+    argv = ["ppo", "--token-level", "--steps", "5", "--json"]
+    first = json.loads(run(capsys, *argv, "--seed", "1")[1])
+    again = json.loads(run(capsys, *argv, "--seed", "1")[1])
+    other = json.loads(run(capsys, *argv, "--seed", "2")[1])
+    assert first == again
+    assert first["runs"][0]["history"] != other["runs"][0]["history"]
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("rlhf-mini ")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("preferences", "reward-model", "ppo", "dpo", "pipeline", "overoptimization"):
+        assert command in out
