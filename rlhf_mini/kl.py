@@ -24,6 +24,7 @@ from rlhf_mini._arrays import (
     MAX_LOG_RATIO,
     check_positive,
     check_real_scalar,
+    clip,
     float_input,
     same_backend,
 )
@@ -76,7 +77,7 @@ def kl_k3(logp_policy: Any, logp_ref: Any) -> Any:
     0.0
     """
     xp, log_r = _log_r(logp_policy, logp_ref)
-    log_r = xp.clip(log_r, -float("inf"), MAX_LOG_RATIO)
+    log_r = clip(xp, log_r, -float("inf"), MAX_LOG_RATIO)
     return xp.expm1(log_r) - log_r
 
 
@@ -94,7 +95,7 @@ def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") ->
         return xp.ones_like(log_r)
     if estimator == "k2":
         return -log_r
-    return -xp.expm1(xp.clip(log_r, -float("inf"), MAX_LOG_RATIO))
+    return -xp.expm1(clip(xp, log_r, -float("inf"), MAX_LOG_RATIO))
 
 
 def kl_penalized_rewards(

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import MAX_LOG_RATIO, check_in_range, same_backend
+from rlhf_mini._arrays import MAX_LOG_RATIO, check_in_range, clip, same_backend
 
 __all__ = ["ppo_clip_loss", "ppo_clip_loss_grad"]
 
 
 def _ratio(xp: Any, logp_new: Any, logp_old: Any) -> Any:
     # Saturate |log r| at MAX_LOG_RATIO so exp never overflows.
-    return xp.exp(xp.clip(logp_new - logp_old, -MAX_LOG_RATIO, MAX_LOG_RATIO))
+    return xp.exp(clip(xp, logp_new - logp_old, -MAX_LOG_RATIO, MAX_LOG_RATIO))
 
 
 def _prepare(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float):
@@ -63,7 +63,7 @@ def ppo_clip_loss(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float
     xp, new, old, adv, eps = _prepare(logp_new, logp_old, advantages, clip_eps)
     ratio = _ratio(xp, new, old)
     unclipped = ratio * adv
-    clipped = xp.clip(ratio, 1 - eps, 1 + eps) * adv
+    clipped = clip(xp, ratio, 1 - eps, 1 + eps) * adv
     return -xp.minimum(unclipped, clipped)
 
 
@@ -86,5 +86,5 @@ def ppo_clip_loss_grad(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: 
     xp, new, old, adv, eps = _prepare(logp_new, logp_old, advantages, clip_eps)
     ratio = _ratio(xp, new, old)
     unclipped = ratio * adv
-    clipped = xp.clip(ratio, 1 - eps, 1 + eps) * adv
+    clipped = clip(xp, ratio, 1 - eps, 1 + eps) * adv
     return xp.where(unclipped <= clipped, -unclipped, xp.zeros_like(unclipped))
