@@ -77,6 +77,10 @@ def ppo_clip_loss_grad(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: 
         dL/d log p_new = -r A   if r A <= clip(r, 1-eps, 1+eps) A
                        =  0     otherwise
 
+    Beyond the +-50 saturation of the log-ratio the loss is flat, but this returns the
+    formula's value at the saturation point (finite, at most e^50 |A|) rather than 0, so
+    a diverged policy still gets pushed back.
+
     Examples
     --------
     >>> import numpy as np
