@@ -87,6 +87,9 @@ def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") ->
     k1: d/d log pi = 1
     k2: d/d log pi = -log r = log pi - log pi_ref
     k3: d/d log pi = 1 - r = -expm1(log r)
+
+    As in :func:`kl_k3`, ``log r`` is saturated at +50; past it the k3 gradient is the
+    formula's (finite) value at the saturation point, not the 0 of the flat loss.
     """
     if estimator not in KL_ESTIMATORS:
         raise ValueError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
