@@ -30,7 +30,6 @@ Bradley–Terry model infers from the data. Prompts without comparisons keep pi_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ from rlhf_mini.backend import resolve_backend, to_numpy
 from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
 from rlhf_mini.policy import (
     Adam,
+    PolicyRun,
     SoftmaxPolicy,
     _positive_float,
     _positive_int,
@@ -57,28 +57,11 @@ RANK_TOL = 1e-9
 HISTORY_KEYS = ("step", "loss", "accuracy", "reward_margin", "kl", "gold_reward")
 
 
-@dataclass
-class DPOResult:
+class DPOResult(PolicyRun):
     """A DPO run. ``history`` (one entry per logged step): step, loss (mean DPO loss),
     accuracy (share of comparisons whose implicit reward ranks the chosen response higher),
     reward_margin (mean of chosen minus rejected implicit reward), kl (exact
     KL(pi || pi_ref), mean over prompts), gold_reward (E_pi[gold utility])."""
-
-    policy: SoftmaxPolicy
-    reference: SoftmaxPolicy
-    history: dict[str, list[float]]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def final(self) -> dict[str, float]:
-        return {k: v[-1] for k, v in self.history.items()}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config,
-            "final": self.final(),
-            "history": self.history,
-            "policy": self.policy.to_numpy().tolist(),
-        }
 
 
 def _selection(c: Comparisons, n_prompts: int, k: int) -> tuple[np.ndarray, ...]:

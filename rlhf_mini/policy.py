@@ -126,6 +126,30 @@ class SoftmaxPolicy:
         return SoftmaxPolicy(self.logits if logits is None else logits, self._b)
 
 
+@dataclass
+class PolicyRun:
+    """A training run of a :class:`SoftmaxPolicy`: the final policy, its frozen reference,
+    the logged ``history`` (lists of floats, one entry per logged step) and the ``config``."""
+
+    policy: SoftmaxPolicy
+    reference: SoftmaxPolicy
+    history: dict[str, list[float]]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def final(self) -> dict[str, float]:
+        """The last logged value of every history entry."""
+        return {k: v[-1] for k, v in self.history.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: config, final values, history and the policy's logits."""
+        return {
+            "config": self.config,
+            "final": self.final(),
+            "history": self.history,
+            "policy": self.policy.to_numpy().tolist(),
+        }
+
+
 def base_policy(world: Any = None, *, backend: str = "numpy", device: Any = None) -> SoftmaxPolicy:
     """The "pretrained" policy: theta = phi . w_base (fluent, verbose, compliant, confident)."""
     from rlhf_mini.world import load_world

@@ -30,7 +30,6 @@ proxy and gold reward, KL to the reference, entropy), not from the noisy samples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ import numpy as np
 from rlhf_mini.backend import resolve_backend, to_numpy
 from rlhf_mini.kl import AdaptiveKLController
 from rlhf_mini.policy import (
+    PolicyRun,
     SoftmaxPolicy,
     _positive_float,
     _positive_int,
@@ -60,8 +60,7 @@ HISTORY_KEYS = (
 )
 
 
-@dataclass
-class PPOResult:
+class PPOResult(PolicyRun):
     """A PPO run: the final policy, its reference and the logged history.
 
     ``history`` (lists of floats, one entry per logged step): step, proxy_reward
@@ -69,23 +68,6 @@ class PPOResult:
     objective (proxy_reward - beta kl), clip_fraction (share of samples whose ratio left
     [1 - eps, 1 + eps] during the step's epochs), entropy, beta.
     """
-
-    policy: SoftmaxPolicy
-    reference: SoftmaxPolicy
-    history: dict[str, list[float]]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def final(self) -> dict[str, float]:
-        """The last logged value of every history entry."""
-        return {k: v[-1] for k, v in self.history.items()}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config,
-            "final": self.final(),
-            "history": self.history,
-            "policy": self.policy.to_numpy().tolist(),
-        }
 
 
 def _reward_table(rewards: Any, world: Any, seed: int) -> np.ndarray:
