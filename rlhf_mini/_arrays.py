@@ -8,6 +8,7 @@ Bad input raises ``ValueError`` / ``TypeError`` naming the argument.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -19,8 +20,13 @@ from array_api_compat import array_namespace, device, is_array_api_obj
 # from its reference has diverged anyway. Documented in each function that uses it.
 MAX_LOG_RATIO = 50.0
 
-# array_namespace() of numpy arrays; looked up once (the call costs ~10 us per loss call).
-_NUMPY_NAMESPACE = array_namespace(np.empty(0))
+
+@functools.cache
+def _numpy_namespace() -> Any:
+    """array_namespace() of numpy arrays, looked up once (the call costs ~10 us per loss
+    call) and on first use: importing array_api_compat.numpy takes ~3 s in Pyodide, which
+    pages that never call a loss should not pay while they start."""
+    return array_namespace(np.empty(0))
 
 
 def as_float_array(x: Any, name: str) -> Any:
@@ -90,7 +96,7 @@ def same_backend(arrays: dict[str, Any]) -> Any:
     values = list(converted.values())
     all_numpy = all(isinstance(v, np.ndarray) for v in values)
     try:
-        xp = _NUMPY_NAMESPACE if all_numpy else array_namespace(*values)
+        xp = _numpy_namespace() if all_numpy else array_namespace(*values)
     except TypeError as err:
         raise TypeError(f"{', '.join(arrays)} must all be arrays of the same library") from err
     names = list(converted)

@@ -172,6 +172,8 @@ def _check_comparisons(comparisons: Any, n_items: Any) -> np.ndarray:
             f"comparisons ids must be in [0, n_items) = [0, {n_items}), "
             f"got values in [{c.min()}, {c.max()}]"
         )
+    # The index dtype: int32 in Pyodide (wasm32), where bincount refuses int64.
+    c = c.astype(np.intp)
     if np.any(c[:, 0] == c[:, 1]):
         raise ValueError("comparisons must compare two different items (winner != loser)")
     return c
