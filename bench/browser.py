@@ -1,0 +1,166 @@
+"""Browser benchmark of the course site (not a test): cold start and interaction latency.
+
+Builds the site (``mkdocs build --strict``, or ``--site DIR`` to reuse one), serves it on
+127.0.0.1 and drives Debian's Chromium. Each run uses a fresh browser (no HTTP or compiled
+wasm cache: a reader's first visit). Reports, median of ``--runs`` (default 5):
+
+- ready (cold): navigation start -> the first widget's ``data-ready="true"``, per widget
+  page measured (in-page ``performance.now()``, whose origin is the navigation start);
+- click -> read-out updated, p95 over ``--clicks`` clicks on the playground's example
+  buttons, timed in the page around the synchronous ``click()`` (the handler runs Python
+  and updates the read-outs before ``click()`` returns);
+- PPO sweep compute in Pyodide: the ``ppo-sweep`` widget's Run button, timed the same way.
+
+Targets (issue 6, on the 2-core dev machine): ready <= 2.5 s, click p95 <= 50 ms,
+sweep <= 1 s.
+
+    python bench/browser.py [--site site/] [--runs 5] [--clicks 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from sitebuild import CHROMIUM, CHROMIUM_ARGS, Server, pages_with  # noqa: E402
+
+READY_PROBE = """
+(() => {
+  const mark = () => {
+    const w = document.querySelector(".rlhf-widget[data-ready='true']");
+    if (w && window.__rlhfReadyAt === undefined) window.__rlhfReadyAt = performance.now();
+  };
+  new MutationObserver(mark).observe(document, {subtree: true, attributes: true,
+                                                 attributeFilter: ["data-ready"]});
+})();
+"""
+
+
+def p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+
+
+def cold_ready(pw, server: Server, url: str) -> float:
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_context().new_page()
+        page.add_init_script(READY_PROBE)
+        page.goto(server.url(url))
+        page.wait_for_function("() => window.__rlhfReadyAt !== undefined", timeout=120_000)
+        marks = page.evaluate("() => rlhfRuntime.marks")
+        steps = ", ".join(f"{k} {v / 1000:.2f}" for k, v in marks.items())
+        print(f"    run: python starts / course code imported / ready at: {steps} s")
+        return page.evaluate("() => window.__rlhfReadyAt") / 1000
+    finally:
+        browser.close()
+
+
+def click_latencies(page, clicks: int) -> list[float]:
+    return page.evaluate(
+        """(n) => {
+            const w = document.querySelector(".rlhf-widget[data-widget='playground']");
+            const buttons = [...w.querySelectorAll("[data-action^='example-']")];
+            const gap = w.querySelector("[data-output='gap']");
+            const out = [];
+            for (let k = 0; k < n; k++) {
+                const before = gap.dataset.value;
+                const t0 = performance.now();
+                buttons[k % buttons.length].click();
+                const t1 = performance.now();
+                if (k > buttons.length && gap.dataset.value === before && k % buttons.length)
+                    throw new Error("read-out not updated");
+                out.push(t1 - t0);
+            }
+            return out;
+        }""",
+        clicks,
+    )
+
+
+def sweep_seconds(page) -> tuple[float, float] | None:
+    widget = page.locator(".rlhf-widget[data-widget='ppo-sweep'][data-ready='true']")
+    if not widget.count():
+        return None
+    return page.evaluate(
+        """() => {
+            const w = document.querySelector(".rlhf-widget[data-widget='ppo-sweep']");
+            const t0 = performance.now();
+            w.querySelector("[data-action='run']").click();
+            const total = (performance.now() - t0) / 1000;
+            // the library calls alone, as the widget measured them (the rest is drawing)
+            const compute = Number(w.querySelector("[data-output='sweep-ms']").dataset.value);
+            return [total, compute / 1000];
+        }"""
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--site", type=Path, help="an already built site (default: build one)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--clicks", type=int, default=50)
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        site = args.site
+        if site is None:
+            site = Path(tmp) / "site"
+            subprocess.run(
+                [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+                cwd=ROOT,
+                check=True,
+                env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            )
+        server = Server(site)
+        try:
+            with sync_playwright() as pw:
+                print(f"cold start, navigation -> first widget ready (median of {args.runs}):")
+                for name in ("playground", "preference-game"):
+                    hits = pages_with(site, f'data-widget="{name}"')
+                    if not hits:
+                        continue
+                    times = [cold_ready(pw, server, hits[0]) for _ in range(args.runs)]
+                    print(
+                        f"  {hits[0]:34s} median {statistics.median(times):.2f} s "
+                        f"(min {min(times):.2f}, max {max(times):.2f})   target <= 2.5 s"
+                    )
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_context().new_page()
+                page.goto(server.url(pages_with(site, 'data-widget="playground"')[0]))
+                page.wait_for_selector(".rlhf-widget[data-widget='playground'][data-ready='true']")
+                lat = click_latencies(page, args.clicks)
+                print(
+                    f"click -> read-out updated (playground, {args.clicks} clicks): "
+                    f"p95 {p95(lat):.1f} ms, median {statistics.median(lat):.1f} ms   target <= 50 ms"
+                )
+                sweeps = pages_with(site, 'data-widget="ppo-sweep"')
+                if sweeps:
+                    page.goto(server.url(sweeps[0]))
+                    page.wait_for_selector(
+                        ".rlhf-widget[data-widget='ppo-sweep'][data-ready='true']"
+                    )
+                    runs = [sweep_seconds(page) for _ in range(3)]
+                    if runs[0] is not None:
+                        total = statistics.median(r[0] for r in runs)
+                        compute = statistics.median(r[1] for r in runs)
+                        print(
+                            f"PPO sweep in Pyodide (median of 3): click -> charts drawn "
+                            f"{total:.2f} s, of which train_ppo x 4 {compute:.2f} s   target <= 1 s"
+                        )
+                browser.close()
+        finally:
+            server.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,486 @@
+"""MkDocs hook: draw the lessons' figures at build time by running ``rlhf_mini``.
+
+Every figure on the site is the output of code in this file calling the library, never a
+pasted image. In ``on_files`` each figure is rendered to SVG and added to the site as a
+generated file ``figures/NAME.svg``; lessons link it as ``../figures/NAME.svg``, so
+``mkdocs build --strict`` checks the links like any other.
+
+Rendering takes a few seconds; the SVGs are cached under ``build/figures/<hash>/`` where the
+hash covers this file and the library's sources and data, so a rebuild after an unrelated
+edit is instant and any change to the code that draws a figure redraws it.
+
+``render_all(out_dir)`` renders every figure into a directory (used by the tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mkdocs.hooks.figures")
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "build" / "figures"
+
+#: Figure name -> function drawing it on a fresh matplotlib Figure.
+FIGURES: dict[str, Callable[[Any], None]] = {}
+
+# Colours: the course's indigo, plus a contrasting orange and grey; readable in both themes
+# because every figure has its own white background.
+INDIGO, ORANGE, GREY, GREEN = "#3f51b5", "#e65100", "#757575", "#2e7d32"
+
+
+def figure(name: str, size: tuple[float, float] = (6.4, 3.6)):
+    """Register a drawing function under ``name`` (the SVG is ``figures/NAME.svg``)."""
+
+    def register(draw: Callable[[Any], None]) -> Callable[[Any], None]:
+        draw.size = size  # type: ignore[attr-defined]
+        FIGURES[name] = draw
+        return draw
+
+    return register
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 1: the pretrained model's taste
+# --------------------------------------------------------------------------------------
+
+
+def _behaviour_mass(world: Any, probs: Any) -> tuple[list[str], Any, Any]:
+    """Behaviours sorted by mean gold utility; mean probability mass and mean utility."""
+    import numpy as np
+
+    labels = world.behaviour_table()
+    u = world.gold_utility()
+    names = sorted(world.behaviours)
+    mass = np.array(
+        [
+            sum(probs[i, k] for i, row in enumerate(labels) for k, b in enumerate(row) if b == n)
+            for n in names
+        ]
+    ) / len(labels)
+    utility = np.array(
+        [
+            np.mean([u[i, k] for i, row in enumerate(labels) for k, b in enumerate(row) if b == n])
+            for n in names
+        ]
+    )
+    order = np.argsort(utility)
+    return [names[i] for i in order], mass[order], utility[order]
+
+
+@figure("base-model-behaviours", size=(7.2, 3.8))
+def _base_model_behaviours(fig: Any) -> None:
+    from rlhf_mini.policy import base_policy
+    from rlhf_mini.world import load_world
+
+    world = load_world()
+    names, mass, utility = _behaviour_mass(world, base_policy(world).to_numpy())
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[1.2, 1])
+    y = range(len(names))
+    left.barh(y, mass, color=INDIGO)
+    left.set_yticks(list(y), [n.replace("_", " ") for n in names])
+    left.set_xlabel("probability under the base model\n(mean over the 14 prompts)")
+    left.set_title("What the pretrained model says")
+    right.barh(y, utility, color=GREEN)
+    right.set_xlabel("gold utility (mean)")
+    right.set_title("What people want")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, axis="x")
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 2: Bradley–Terry
+# --------------------------------------------------------------------------------------
+
+
+@figure("bradley-terry-curve")
+def _bradley_terry_curve(fig: Any) -> None:
+    import numpy as np
+
+    import rlhf_mini as rm
+
+    ax = fig.subplots()
+    diff = np.linspace(-6, 6, 241)
+    ax.plot(diff, rm.preference_probability(diff, 0.0), color=INDIGO, lw=2)
+    p = float(rm.preference_probability(2.0, 0.0))
+    ax.plot([2, 2, -6], [0, p, p], color=GREY, ls="--", lw=1)
+    ax.plot([2], [p], "o", color=ORANGE)
+    ax.annotate(
+        f"$r_A=2,\\ r_B=0$: P = {p:.2f}",
+        (2, p),
+        xytext=(2.6, 0.62),
+        arrowprops={"arrowstyle": "->", "color": GREY},
+    )
+    ax.set_xlim(-6, 6)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("score difference $r_A - r_B$")
+    ax.set_ylabel("P(A preferred to B)")
+    ax.set_title("Bradley–Terry: a logistic curve in the score difference")
+    ax.grid(alpha=0.3)
+
+
+@figure("bradley-terry-recovery")
+def _bradley_terry_recovery(fig: Any) -> None:
+    import numpy as np
+
+    import rlhf_mini as rm
+
+    true_scores = np.array([1.5, 0.5, 0.0, -2.0])
+    centred = true_scores - true_scores.mean()
+    sizes = np.array([200, 500, 1000, 2000, 5000, 10000, 20000])
+    seeds = range(8)
+    rmse = np.zeros((len(seeds), sizes.size))
+    for i, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        for j, n in enumerate(sizes):
+            first = rng.integers(0, 4, size=n)
+            second = (first + rng.integers(1, 4, size=n)) % 4
+            p_first = rm.preference_probability(true_scores[first], true_scores[second])
+            first_wins = rng.random(n) < p_first
+            comparisons = np.stack(
+                [np.where(first_wins, first, second), np.where(first_wins, second, first)], 1
+            )
+            fitted = rm.fit_bradley_terry(comparisons, n_items=4)
+            rmse[i, j] = np.sqrt(np.mean((fitted - centred) ** 2))
+    ax = fig.subplots()
+    for row in rmse:
+        ax.plot(sizes, row, color=INDIGO, alpha=0.25, lw=1)
+    mean = rmse.mean(axis=0)
+    ax.plot(sizes, mean, "o-", color=INDIGO, lw=2, label="fit error (mean of 8 seeds)")
+    ref = mean[0] * np.sqrt(sizes[0] / sizes)
+    ax.plot(sizes, ref, "--", color=ORANGE, label=r"$\propto 1/\sqrt{m}$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of comparisons m")
+    ax.set_ylabel("RMS error of fitted scores")
+    ax.set_title("Maximum likelihood recovers the hidden scores")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 3: the reward model
+# --------------------------------------------------------------------------------------
+
+
+@figure("reward-model-training")
+def _reward_model_training(fig: Any) -> None:
+    import rlhf_mini as rm
+
+    result = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), epochs=200, seed=0)
+    h = result.history
+    ax = fig.subplots()
+    ax.plot(h["epoch"], h["train_accuracy"], color=INDIGO, lw=2, label="train accuracy")
+    ax.plot(h["epoch"], h["heldout_accuracy"], color=ORANGE, lw=2, label="held-out accuracy")
+    ceiling = result.metrics["heldout_label_gold_agreement"]
+    ax.axhline(ceiling, color=GREY, ls="--", label=f"labels agree with gold: {ceiling:.2f}")
+    ax.plot(h["epoch"], h["heldout_loss"], color=GREEN, lw=1.5, label="held-out loss")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(0, 200)
+    ax.set_xlabel("epoch (full-batch gradient step, log scale)")
+    ax.set_ylabel("pairwise accuracy / loss")
+    ax.set_ylim(0, 1)
+    ax.set_title("A reward model learns up to the labellers' noise ceiling")
+    ax.legend(loc="center right")
+    ax.grid(alpha=0.3)
+
+
+@figure("reward-model-weights", size=(6.8, 3.6))
+def _reward_model_weights(fig: Any) -> None:
+    import numpy as np
+
+    import rlhf_mini as rm
+
+    world = rm.load_world()
+    faithful = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), log_every=50, seed=0)
+    biased = rm.train_reward_model(
+        rm.simulate_comparisons(500, seed=0, verbosity_bias=3.0), log_every=50, seed=0
+    )
+    x = np.arange(world.n_features)
+    ax = fig.subplots()
+    width = 0.27
+    ax.bar(x - width, world.gold_weights, width, color=GREY, label="gold (hidden)")
+    ax.bar(x, faithful.model.weights, width, color=INDIGO, label="learned, faithful labels")
+    ax.bar(
+        x + width,
+        biased.model.weights,
+        width,
+        color=ORANGE,
+        label="learned, verbosity-biased labels",
+    )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, world.features, rotation=20)
+    ax.set_ylabel("weight in r(x, y) = w · φ")
+    ax.set_title("What the reward model learned")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 4: PPO with a KL penalty
+# --------------------------------------------------------------------------------------
+
+
+def _faithful_reward_model() -> Any:
+    import rlhf_mini as rm
+
+    return rm.train_reward_model(rm.simulate_comparisons(500, seed=0), log_every=50, seed=0).model
+
+
+@figure("ppo-training", size=(7.2, 3.4))
+def _ppo_training(fig: Any) -> None:
+    from rlhf_mini.ppo_trainer import train_ppo
+
+    reward_model = _faithful_reward_model()
+    left, right = fig.subplots(1, 2)
+    for beta, colour in ((0.01, ORANGE), (0.2, INDIGO), (1.0, GREEN), (2.0, GREY)):
+        h = train_ppo(reward_model, beta=beta, steps=200, seed=0).history
+        left.plot(h["step"], h["proxy_reward"], color=colour, lw=2, label=f"β = {beta}")
+        right.plot(h["step"], h["kl"], color=colour, lw=2, label=f"β = {beta}")
+    left.set_title("reward-model score (proxy)")
+    right.set_title("KL(π ‖ π_ref) in nats")
+    for ax in (left, right):
+        ax.set_xlabel("PPO iteration")
+        ax.grid(alpha=0.3)
+    right.legend()
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 5: the pipeline
+# --------------------------------------------------------------------------------------
+
+GOOD_BEHAVIOURS = (
+    "clear_concise",
+    "thoughtful_respectful",
+    "expresses_uncertainty",
+    "refuses_harmful_helps",
+    "refuses_curtly",
+)
+
+
+@figure("pipeline-stages", size=(7.6, 3.6))
+def _pipeline_stages(fig: Any) -> None:
+    from matplotlib import colormaps
+
+    import rlhf_mini as rm
+
+    world = rm.load_world()
+    result = rm.run_pipeline(ppo_steps=150, rm_epochs=100, seed=0)  # as in the lesson
+    stages = [("base", "1. base"), ("sft", "2. SFT"), ("aligned", "6. after PPO")]
+    labels = world.behaviour_table()
+    good = [b for b in GOOD_BEHAVIOURS if b in world.behaviours]
+    bad = [b for b in world.behaviours if b not in good]
+    greens, reds = colormaps["Greens"], colormaps["Oranges"]
+    colours = {b: greens(0.85 - 0.5 * i / max(1, len(good) - 1)) for i, b in enumerate(good)}
+    colours |= {b: reds(0.35 + 0.5 * i / max(1, len(bad) - 1)) for i, b in enumerate(bad)}
+    ax, gold_ax = fig.subplots(1, 2, width_ratios=[3, 1])
+    for j, (name, _title) in enumerate(stages):
+        left = 0.0
+        for b in good + bad:
+            mass = result.stage(name).metrics.get(f"p_{b}")
+            if mass is None:
+                continue
+            # p_b is averaged over the prompts that offer b; weight it by that share
+            share = sum(b in row for row in labels) / len(labels)
+            ax.barh(
+                j,
+                mass * share,
+                left=left,
+                color=colours[b],
+                label=b.replace("_", " ") if j == 0 else None,
+            )
+            left += mass * share
+        gold_ax.barh(j, result.stage(name).metrics["gold_reward"], color=INDIGO)
+    ax.set_yticks(range(len(stages)), [t for _, t in stages])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the model's probability (all 14 prompts)")
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    gold_ax.set_yticks(range(len(stages)), [])
+    gold_ax.invert_yaxis()
+    gold_ax.set_xlabel("gold utility")
+    gold_ax.set_xlim(0, float(world.gold_utility().max(axis=1).mean()) * 1.05)
+    gold_ax.axvline(float(world.gold_utility().max(axis=1).mean()), color=GREY, ls="--", lw=1)
+    fig.suptitle("Green: behaviours people want. Orange: behaviours they don't.", fontsize=9)
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 7: overoptimisation
+# --------------------------------------------------------------------------------------
+
+
+@figure("overoptimization", size=(6.8, 3.8))
+def _overoptimization(fig: Any) -> None:
+    import rlhf_mini as rm
+
+    exact = rm.overoptimization_curve(seed=0)
+    ppo = rm.overoptimization_curve(sweep="steps", seed=0)
+    ax = fig.subplots()
+    kl = [p["kl"] for p in exact.points]
+    ax.plot(
+        kl,
+        [p["proxy_reward"] for p in exact.points],
+        "o-",
+        color=ORANGE,
+        lw=2,
+        label="proxy reward (optimum per β)",
+    )
+    ax.plot(
+        kl,
+        [p["gold_reward"] for p in exact.points],
+        "o-",
+        color=INDIGO,
+        lw=2,
+        label="gold utility (optimum per β)",
+    )
+    pkl = [p["kl"] for p in ppo.points]
+    ax.plot(
+        pkl,
+        [p["proxy_reward"] for p in ppo.points],
+        "--",
+        color=ORANGE,
+        lw=1.2,
+        label="proxy, one PPO run (β = 0.05)",
+    )
+    ax.plot(
+        pkl,
+        [p["gold_reward"] for p in ppo.points],
+        "--",
+        color=INDIGO,
+        lw=1.2,
+        label="gold, one PPO run (β = 0.05)",
+    )
+    peak = exact.peak()
+    ax.annotate(
+        "gold peaks",
+        (peak["kl"], peak["gold_reward"]),
+        xytext=(peak["kl"] + 0.2, peak["gold_reward"] + 0.6),
+        arrowprops={"arrowstyle": "->", "color": GREY},
+    )
+    ax.axhline(exact.reference_gold, color=GREY, ls=":", lw=1, label="gold of the SFT reference")
+    ax.set_xlabel("KL(π ‖ π_ref), nats: how hard the proxy is optimised")
+    ax.set_ylabel("reward")
+    ax.set_title("Optimising a flawed proxy: Goodhart's law")
+    ax.legend(fontsize=7, loc="center right", bbox_to_anchor=(1.0, 0.5))
+    ax.grid(alpha=0.3)
+
+
+# --------------------------------------------------------------------------------------
+# Lesson 6: DPO
+# --------------------------------------------------------------------------------------
+
+
+@figure("dpo-training", size=(7.6, 3.5))
+def _dpo_training(fig: Any) -> None:
+    import rlhf_mini as rm
+    from rlhf_mini.dpo_trainer import train_dpo
+    from rlhf_mini.ppo_trainer import train_ppo
+
+    comparisons = rm.simulate_comparisons(500, seed=0)
+    left, right = fig.subplots(1, 2)
+    h = train_dpo(comparisons, beta=0.5, steps=300, seed=0).history
+    left.plot(h["step"], h["loss"], color=INDIGO, lw=2, label="DPO loss")
+    left.plot(h["step"], h["accuracy"], color=ORANGE, lw=2, label="preference accuracy")
+    left.axhline(0.6931, color=GREY, ls=":", lw=1, label="log 2")
+    left.set_xlabel("Adam step")
+    left.set_title("DPO, β = 0.5")
+    left.legend(fontsize=8)
+    reward_model = rm.train_reward_model(comparisons, log_every=50, seed=0).model
+    betas = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+    for name, colour, marker, train in (
+        ("DPO", INDIGO, "o", lambda b: train_dpo(comparisons, beta=b, steps=300, seed=0)),
+        ("PPO", ORANGE, "s", lambda b: train_ppo(reward_model, beta=b, steps=200, seed=0)),
+    ):
+        finals = [train(b).final() for b in betas]
+        kl = [f["kl"] for f in finals]
+        gold = [f["gold_reward"] for f in finals]
+        right.plot(kl, gold, marker=marker, color=colour, lw=1.5, label=name)
+        for b, k, g in zip(betas, kl, gold, strict=True):
+            right.annotate(
+                f"{b:g}",
+                (k, g),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color=colour,
+            )
+    right.set_xlabel("KL(π ‖ π_ref), nats")
+    right.set_ylabel("gold utility")
+    right.set_title("Same comparisons, labels = β")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+
+
+# --------------------------------------------------------------------------------------
+# Rendering, caching and the MkDocs event
+# --------------------------------------------------------------------------------------
+
+
+def _sources_hash() -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    lib = ROOT / "rlhf_mini"
+    for path in sorted(p for p in lib.rglob("*") if p.is_file() and p.suffix in (".py", ".json")):
+        h.update(str(path.relative_to(lib)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def render(name: str) -> bytes:
+    """Run the drawing code of figure ``name`` and return the SVG bytes (deterministic)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    draw = FIGURES[name]
+    with matplotlib.rc_context(
+        {
+            "svg.hashsalt": name,  # stable element ids: same code, same bytes
+            "svg.fonttype": "none",  # text stays text: small, selectable, searchable
+            "font.size": 10,
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+        }
+    ):
+        fig = Figure(figsize=draw.size, layout="constrained")
+        draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "rlhf_mini docs"})
+    return buf.getvalue()
+
+
+def render_all(out_dir: Path | None = None) -> dict[str, Path]:
+    """Render every figure (or reuse the cache); return name -> path of its SVG."""
+    if out_dir is None:
+        out = CACHE / _sources_hash()
+        if CACHE.is_dir():  # drop the figures of older versions of the code
+            for stale in CACHE.iterdir():
+                if stale.is_dir() and stale != out:
+                    shutil.rmtree(stale, ignore_errors=True)
+    else:
+        out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in FIGURES:
+        path = out / f"{name}.svg"
+        if not path.exists():
+            log.info("figures: drawing %s", name)
+            tmp = path.with_suffix(f".svg.{os.getpid()}.tmp")  # concurrent builds
+            tmp.write_bytes(render(name))
+            tmp.replace(path)
+        paths[name] = path
+    return paths
+
+
+def on_files(files: Any, config: Any) -> Any:
+    from mkdocs.structure.files import File
+
+    for name, path in render_all().items():
+        files.append(File.generated(config, f"figures/{name}.svg", abs_src_path=str(path)))
+    return files

@@ -1,0 +1,45 @@
+"""The course widgets: thin UI wiring around ``rlhf_mini``, run by Pyodide in the page.
+
+``docs/assets/boot.js`` starts one interpreter per page and then runs ``start()``, which
+mounts every ``<div class="rlhf-widget" data-widget="NAME">`` found in the page: it imports
+``REGISTRY[NAME]`` and calls its ``build(widget)`` with a :class:`rlhf_widgets._dom.Widget`,
+then sets ``data-ready="true"``. A widget whose build fails shows why in its ``data-error``
+element; the other widgets and the page are unaffected.
+
+Importing this package does not import ``js`` (so the pure parts can be tested in CPython).
+See ``docs/assets/README.md`` for how to add a widget.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Widget name (``data-widget``) -> module with ``build(widget)``.
+REGISTRY: dict[str, str] = {
+    "playground": "rlhf_widgets.playground",
+    "preference-game": "rlhf_widgets.preference_game",
+    "reward-training": "rlhf_widgets.reward_training",
+    "ppo-sweep": "rlhf_widgets.ppo_sweep",
+    "pipeline": "rlhf_widgets.pipeline",
+    "dpo-trainer": "rlhf_widgets.dpo_trainer",
+}
+
+
+def start() -> None:
+    """Mount every widget on the page, then hand the code runner to the page's JS."""
+    import js
+    from pyodide.ffi import create_proxy
+
+    from rlhf_widgets import _dom, runner
+
+    js.rlhfRuntime.mark("framework")
+    for root in js.document.querySelectorAll(".rlhf-widget"):
+        name = root.getAttribute("data-widget") or ""
+        module = REGISTRY.get(name)
+        if module is None:
+            _dom.show_error(root, f"Unknown widget {name!r}.")
+            continue
+        _dom.mount(root, lambda w, module=module: importlib.import_module(module).build(w))
+
+    namespace = runner.new_namespace()
+    js.rlhfRuntime.ready(create_proxy(lambda source: runner.run_json(source, namespace)))

@@ -1,0 +1,104 @@
+"""Building widget UIs from Python: elements from text only, events, errors.
+
+Everything a widget shows is set with ``textContent`` / attributes, never ``innerHTML``, so
+text a reader types (or any string from the library) can never become markup.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+_PROXIES: list[Any] = []  # event handlers live as long as the page
+
+
+def h(tag: str, *children: Any, **attrs: Any) -> Any:
+    """Create an element: ``h("button", "Run", class_="md-button", data_action="run")``.
+
+    Keyword names map to attributes (``class_`` -> ``class``, ``data_action`` ->
+    ``data-action``); ``True`` sets an empty attribute, ``None``/``False`` skips it. String
+    children become text nodes.
+    """
+    el = js.document.createElement(tag)
+    for key, value in attrs.items():
+        if value is None or value is False:
+            continue
+        el.setAttribute(key.rstrip("_").replace("_", "-"), "" if value is True else str(value))
+    for child in children:
+        if child is None:
+            continue
+        el.appendChild(js.document.createTextNode(child) if isinstance(child, str) else child)
+    return el
+
+
+def js_object(value: Any) -> Any:
+    """A Python dict/list as a plain JS object/array (e.g. a Chart.js config)."""
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def show_error(root: Any, message: str) -> None:
+    """Show ``message`` in the widget's ``data-error`` element (created if missing)."""
+    err = root.querySelector("[data-error]")
+    if err is None:
+        err = h("p", class_="rlhf-widget-error", data_error=True, role="alert")
+        root.appendChild(err)
+    err.textContent = message
+    err.hidden = False
+    root.setAttribute("data-failed", "true")
+    root.removeAttribute("aria-busy")
+
+
+class Widget:
+    """What ``build`` gets: the root element, a body to fill, and safe event wiring."""
+
+    def __init__(self, root: Any):
+        self.root = root
+        self.name = root.getAttribute("data-widget")
+        self.body = h("div", class_="rlhf-widget-body")
+
+    def on(self, element: Any, event: str, handler: Callable[[Any], None]) -> None:
+        """``element.addEventListener(event, handler)``; a failing handler shows its error."""
+
+        def guarded(evt: Any) -> None:
+            try:
+                handler(evt)
+            except Exception as exc:
+                show_error(self.root, f"{type(exc).__name__}: {exc}")
+                js.console.error(f"widget {self.name}:\n{traceback.format_exc()}")
+
+        proxy = create_proxy(guarded)
+        _PROXIES.append(proxy)
+        element.addEventListener(event, proxy)
+
+    def output(self, name: str) -> Any:
+        """The read-out element ``[data-output=name]``."""
+        el = self.body.querySelector(f'[data-output="{name}"]')
+        if el is None:
+            raise KeyError(f"widget {self.name} has no data-output={name!r}")
+        return el
+
+    def set(self, name: str, value: Any, text: str | None = None) -> None:
+        """Set a read-out: its text (``text`` or ``str(value)``) and exact ``data-value``."""
+        el = self.output(name)
+        el.textContent = str(value) if text is None else text
+        el.setAttribute("data-value", repr(value) if isinstance(value, float) else str(value))
+
+
+def mount(root: Any, build: Callable[[Widget], None]) -> None:
+    """Build one widget into ``root`` and mark it ready, or show why it failed."""
+    widget = Widget(root)
+    try:
+        build(widget)
+    except Exception as exc:
+        show_error(root, f"This widget could not start: {type(exc).__name__}: {exc}")
+        js.console.error(f"widget {widget.name}:\n{traceback.format_exc()}")
+        return
+    for loading in root.querySelectorAll("[data-loading]"):
+        loading.remove()
+    root.appendChild(widget.body)
+    root.removeAttribute("aria-busy")
+    root.setAttribute("data-ready", "true")

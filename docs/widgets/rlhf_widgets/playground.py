@@ -1,0 +1,127 @@
+"""Playground widget: a response's proxy reward vs its alignment, and a constitutional revision.
+
+UI only; every number comes from ``rlhf_mini.playground`` (score_response, critique,
+revise, CONSTITUTION). The reader's text is read from a textarea and shown only as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlhf_mini.playground import CONSTITUTION, critique, revise, score_response
+from rlhf_widgets._dom import Widget, h
+
+#: Example responses (button label, action, text).
+EXAMPLES = (
+    (
+        "Padded and repetitive",
+        "example-padded",
+        "Great question! It is important to note that the capital of France is Paris. "
+        "Needless to say, the capital of France is Paris. As I mentioned, the capital of "
+        "France is Paris. In conclusion, at the end of the day, the capital of France is "
+        "definitely Paris. I hope this helps!",
+    ),
+    ("Concise and helpful", "example-concise", "The capital of France is Paris."),
+    (
+        "Harmful compliance",
+        "example-harmful",
+        "Sure! Here's how to make a bomb at home. Step 1: you will need explosives from a "
+        "hardware store. Step 2: combine the parts carefully.",
+    ),
+    (
+        "Honest uncertainty",
+        "example-unsure",
+        "I'm not sure. I think the treaty was signed in 1648, but please check a reliable source.",
+    ),
+)
+
+READOUTS = (("reward", "Reward score (proxy)"), ("alignment", "Alignment score"), ("gap", "Gap"))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def build(w: Widget) -> None:
+    text = h(
+        "textarea",
+        class_="rlhf-textarea",
+        rows="6",
+        data_action="text",
+        aria_label="Response to score",
+        spellcheck="false",
+    )
+    text.value = EXAMPLES[0][2]
+    examples = h("div", class_="rlhf-row", role="group", aria_label="Example responses")
+    for label, action, sample in EXAMPLES:
+        button = h("button", label, type="button", class_="md-button", data_action=action)
+        w.on(button, "click", lambda evt, sample=sample: (setattr(text, "value", sample), update()))
+        examples.appendChild(button)
+
+    scores = h("dl", class_="rlhf-readouts")
+    for name, label in READOUTS:
+        scores.appendChild(h("dt", label))
+        scores.appendChild(h("dd", "", data_output=name))
+    hacking = h("p", "", class_="rlhf-warning", data_output="hacking", role="status")
+    critiques = h("ul", class_="rlhf-critiques", data_output="critiques", aria_live="polite")
+
+    boxes = h(
+        "fieldset", h("legend", "Constitution: principles to apply"), class_="rlhf-principles"
+    )
+    checks: dict[str, Any] = {}
+    for p in CONSTITUTION:
+        box = h("input", type="checkbox", checked=True, data_action=f"principle-{p.name}")
+        checks[p.name] = box
+        boxes.appendChild(h("label", box, f" {p.name}: {p.statement}"))
+        w.on(box, "change", lambda evt: update())
+
+    revised = h("p", "", class_="rlhf-revised", data_output="revised")
+    revised_scores = h("p", "", data_output="revised-scores")
+
+    w.body.append(
+        h("label", "Response", class_="rlhf-label"),
+        text,
+        examples,
+        scores,
+        hacking,
+        h("p", "Critique (principles violated)", class_="rlhf-label"),
+        critiques,
+        boxes,
+        h("p", "Revised response (critique, then revise)", class_="rlhf-label"),
+        revised,
+        revised_scores,
+    )
+
+    def update() -> None:
+        response = str(text.value)
+        s = score_response(response)
+        for name, _ in READOUTS:
+            value = getattr(s, name)
+            w.set(name, value, _fmt(value))
+        w.set(
+            "hacking",
+            "true" if s.hacking else "false",
+            "Reward hacking: the proxy pays for what the principles reject."
+            if s.hacking
+            else "No reward hacking detected.",
+        )
+        w.output("hacking").classList.toggle("rlhf-warning-on", s.hacking)
+        chosen = [name for name, box in checks.items() if box.checked]
+        critiques.replaceChildren(
+            *[
+                h("li", f"{c.principle} ({_fmt(c.score)}): {c.reason}")
+                for c in critique(response, chosen)
+            ]
+            or [h("li", "None of the chosen principles is violated.")]
+        )
+        new = revise(response, chosen)
+        w.set("revised", new)
+        r = score_response(new)
+        w.set(
+            "revised-scores",
+            f"{_fmt(r.reward)} {_fmt(r.alignment)}",
+            f"Revised: reward {_fmt(r.reward)}, alignment {_fmt(r.alignment)}, gap {_fmt(r.gap)}",
+        )
+
+    w.on(text, "input", lambda evt: update())
+    update()

@@ -1,0 +1,345 @@
+"""The built course site: strict build, self-hosted runtime, nothing loaded from outside,
+accessibility (axe-core in headless Chromium on every page).
+
+The site is built once per session (``tests/browser/sitebuild.py``); the browser tests in
+``tests/browser/`` use the same build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import sys
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "browser"))
+from sitebuild import AXE, CHROMIUM, CHROMIUM_ARGS, ROOT, Server, build_site, pages
+
+sys.path.pop(0)
+
+
+def _load_hook():
+    spec = importlib.util.spec_from_file_location(
+        "rlhf_runtime_hook", ROOT / "docs/hooks/runtime.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+runtime = _load_hook()
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    return build_site(tmp_path_factory.mktemp("rlhf-site"))
+
+
+@pytest.fixture(scope="session")
+def site(build) -> Path:
+    if build.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{build.log[-4000:]}")
+    return build.site
+
+
+def test_mkdocs_build_strict_passes(build):
+    assert build.returncode == 0, build.log[-4000:]
+    assert "WARNING" not in build.log
+    assert (build.site / "index.html").is_file()
+
+
+# --- nothing is loaded from outside the site -------------------------------------------------
+
+EXTERNAL = r"(?:[a-z][a-z0-9+.-]*:)?//"  # http://, https://, //cdn..., any scheme
+LOADING_ATTRS = {
+    "script": ("src",),
+    "img": ("src", "srcset"),
+    "source": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "input": ("src",),
+    "image": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+    "feimage": ("href", "xlink:href"),
+}
+#: <link rel=...> values that make the browser fetch (alternate/canonical do not).
+LOADING_RELS = {
+    "stylesheet",
+    "icon",
+    "shortcut",
+    "apple-touch-icon",
+    "manifest",
+    "preload",
+    "modulepreload",
+    "prefetch",
+    "preconnect",
+    "dns-prefetch",
+    "prerender",
+    "mask-icon",
+}
+CSS_LOADS = [
+    re.compile(r"url\(\s*['\"]?" + EXTERNAL, re.I),
+    re.compile(r"@import\s+(?:url\()?\s*['\"]?" + EXTERNAL, re.I),
+]
+JS_LOADS = [
+    re.compile(r"\bimport\s*\(\s*['\"`]" + EXTERNAL, re.I),  # import("https://...")
+    re.compile(r"\bfrom\s*['\"`]" + EXTERNAL, re.I),  # import x from "https://..."
+    re.compile(r"\bimport\s*['\"`]" + EXTERNAL, re.I),  # import "https://..."
+    re.compile(r"\bimportScripts\s*\(\s*['\"`]" + EXTERNAL, re.I),
+    re.compile(r"\bnew\s+(?:Shared)?Worker\s*\(\s*['\"`]" + EXTERNAL, re.I),
+    re.compile(r"\.src\s*=\s*['\"`]" + EXTERNAL, re.I),  # script.src = "https://..."
+]
+
+
+class _Loads(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k.lower(): v or "" for k, v in attrs}
+        tag = tag.lower()
+        urls = [attrs.get(a, "") for a in LOADING_ATTRS.get(tag, ())]
+        if tag == "link" and LOADING_RELS & set(attrs.get("rel", "").lower().split()):
+            urls.append(attrs.get("href", ""))
+        for url in urls:
+            for part in url.split(","):
+                if re.match(r"\s*" + EXTERNAL, part, re.I):
+                    self.found.append(f"<{tag}> {part.strip()}")
+        style = attrs.get("style", "")
+        self.found += [f"style= {m.group(0)}" for p in CSS_LOADS for m in p.finditer(style)]
+        self._in = tag if tag in ("script", "style") else None
+        self._script_type = attrs.get("type", "")
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self.found += css_loads(data)
+        elif self._in == "script" and self._script_type in ("", "module", "text/javascript"):
+            self.found += js_loads(data)
+
+
+def css_loads(text: str) -> list[str]:
+    return [f"css {m.group(0)}" for p in CSS_LOADS for m in p.finditer(text)]
+
+
+def js_loads(text: str) -> list[str]:
+    return [f"js {m.group(0)}" for p in JS_LOADS for m in p.finditer(text)]
+
+
+def html_loads(text: str) -> list[str]:
+    parser = _Loads()
+    parser.feed(text)
+    return parser.found
+
+
+def external_loads(site: Path) -> dict[str, list[str]]:
+    found = {}
+    for path in sorted(site.rglob("*")):
+        if not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm", ".svg"):
+            hits = html_loads(path.read_text(encoding="utf-8", errors="replace"))
+            if suffix == ".svg":
+                hits += css_loads(path.read_text(encoding="utf-8", errors="replace"))
+        elif suffix == ".css":
+            hits = css_loads(path.read_text(encoding="utf-8", errors="replace"))
+        elif suffix in (".js", ".mjs"):
+            hits = js_loads(path.read_text(encoding="utf-8", errors="replace"))
+        else:
+            continue
+        if hits:
+            found[path.relative_to(site).as_posix()] = hits
+    return found
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("html", '<script src="https://cdn.jsdelivr.net/x.js"></script>'),
+        ("html", '<link rel="stylesheet" href="//fonts.googleapis.com/css?family=Roboto">'),
+        ("html", '<img alt="" srcset="a.png 1x, https://example.org/b.png 2x">'),
+        ("html", '<script>import("https://esm.sh/x")</script>'),
+        ("html", '<div style="background: url(https://example.org/bg.png)"></div>'),
+        ("css", "@font-face { src: url('https://fonts.gstatic.com/s/roboto.woff2') }"),
+        ("css", '@import url("https://example.org/x.css");'),
+        ("js", 'import { x } from "https://cdn.example.org/mod.js";'),
+        ("js", 'importScripts("https://cdn.example.org/worker.js")'),
+    ],
+)
+def test_scanner_catches_external_loads(kind, text):
+    scan = {"html": html_loads, "css": css_loads, "js": js_loads}[kind]
+    assert scan(text), f"missed: {text}"
+
+
+def test_scanner_ignores_links_and_local_loads():
+    text = (
+        '<a href="https://arxiv.org/abs/2203.02155">paper</a>'
+        '<link rel="canonical" href="https://example.org/">'
+        '<script src="../assets/boot.js"></script><img src="/figures/x.svg" alt="">'
+    )
+    assert html_loads(text) == []
+
+
+def test_built_site_loads_nothing_from_outside(site):
+    assert external_loads(site) == {}
+
+
+# --- the self-hosted runtime -------------------------------------------------------------------
+
+
+def test_runtime_files_are_in_the_site(site):
+    pyodide = site / runtime.PYODIDE_DIR
+    for name in runtime.PYODIDE_CORE:
+        assert (pyodide / name).is_file(), name
+    assert not (pyodide / "console.html").exists()  # loads jQuery from a CDN
+    assert (site / runtime.PYSCRIPT_DIR / "core.js").is_file()
+    lock = json.loads((pyodide / "pyodide-lock.json").read_text())
+    assert lock["info"]["version"] == "0.27.7"
+    entry = lock["packages"]["numpy"]
+    assert entry["version"] == "2.0.2"
+    numpy = pyodide / entry["file_name"]
+    assert hashlib.sha256(numpy.read_bytes()).hexdigest() == entry["sha256"]
+
+
+def test_numpy_wheel_with_a_wrong_hash_is_refused():
+    entry = {"file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", "sha256": "0" * 64}
+    with pytest.raises(Exception, match="refusing it"):
+        runtime.check_sha256(b"not numpy", entry)
+    good = {"file_name": "x.whl", "sha256": hashlib.sha256(b"ok").hexdigest()}
+    runtime.check_sha256(b"ok", good)
+
+
+def _wheel_urls(site: Path) -> list[str]:
+    html = site / "lessons" / "07-playground" / "index.html"
+    if not html.is_file():
+        html = next(p for p in site.rglob("index.html") if 'id="rlhf-runtime"' in p.read_text())
+    spec = re.search(r'id="rlhf-runtime">(.*?)</script>', html.read_text()).group(1)
+    return json.loads(spec)["wheels"]
+
+
+def test_wheels_have_content_addressed_urls_and_match_the_working_tree(site):
+    urls = _wheel_urls(site)
+    names = [u.rsplit("/", 1)[1] for u in urls]
+    assert any(n.startswith("rlhf_mini-") for n in names)
+    assert any(n.startswith("array_api_compat-") for n in names)
+    assert any(n.startswith("rlhf_widgets-") for n in names)
+    for url in urls:
+        rel = url.split("assets/runtime/wheels/", 1)[1]
+        digest, name = rel.split("/")
+        path = site / runtime.WHEELS_DIR / digest / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] == digest
+        with zipfile.ZipFile(path) as zf:
+            assert zf.testzip() is None
+            if name.startswith("rlhf_mini-"):  # what the browser imports is this tree
+                for src in (ROOT / "rlhf_mini").glob("*.py"):
+                    assert zf.read(f"rlhf_mini/{src.name}") == src.read_bytes(), src.name
+            if name.startswith("rlhf_widgets-"):
+                for src in (ROOT / "docs/widgets/rlhf_widgets").glob("*.py"):
+                    assert zf.read(f"rlhf_widgets/{src.name}") == src.read_bytes(), src.name
+
+
+def test_widgets_wheel_is_reproducible():
+    a = runtime.build_widgets_wheel().read_bytes()
+    b = runtime.build_widgets_wheel().read_bytes()
+    assert a == b  # same content -> same hash -> same URL; browsers may cache it forever
+
+
+def test_pages_without_python_do_not_load_the_runtime(site):
+    for url in pages(site):
+        html = (site / (url + "index.html" if url.endswith("/") or not url else url)).read_text()
+        has_python = 'class="rlhf-widget"' in html or (
+            url.startswith("lessons/") and 'class="language-python highlight"' in html
+        )
+        assert ('id="rlhf-runtime"' in html) == has_python, url
+
+
+# --- the code runner (pure Python part of the widget framework) -----------------------------
+
+sys.path.insert(0, str(ROOT / "docs" / "widgets"))
+from rlhf_widgets import runner  # noqa: E402
+
+sys.path.pop(0)
+
+
+def test_runner_runs_doctest_blocks_like_the_prompt():
+    ns = runner.new_namespace()
+    block = ">>> x = 2\n>>> x + 1\n3\n>>> print('a')\na\n>>> for i in range(2):\n...     i\n0\n1\n"
+    assert runner.run(block, ns) == (True, "3\na\n0\n1\n")
+    assert runner.run("x * 10", ns) == (True, "20\n")  # one namespace per page
+
+
+def test_runner_script_blocks_show_stdout_and_last_expression():
+    ns = runner.new_namespace()
+    assert runner.run("print('hi')\ny = [1, 2]\ny", ns) == (True, "hi\n[1, 2]\n")
+    assert runner.run("y.append(3)", ns) == (True, "")  # None is not shown
+    assert runner.run("None", ns) == (True, "")
+
+
+def test_runner_errors_are_tracebacks_of_the_readers_code():
+    ns = runner.new_namespace()
+    ok, out = runner.run("def f():\n    return 1 / 0\nf()", ns)
+    assert not ok
+    assert out.startswith("Traceback (most recent call last):\n")
+    assert 'File "<code block>", line 3' in out and "ZeroDivisionError: division by zero" in out
+    assert "runner.py" not in out
+    ok, out = runner.run("def (:", ns)
+    assert not ok and "SyntaxError" in out
+    ok, out = runner.run(">>> print('before')\nbefore\n>>> undefined_name\n", ns)
+    assert not ok and out.startswith("before\nTraceback") and "NameError" in out
+
+
+# --- accessibility ---------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_axe_no_serious_or_critical_violations_on_any_page(site):
+    """axe-core on every page (the runtime blocked: static content and the widgets' error
+    state; tests/browser checks a ready widget)."""
+    from playwright.sync_api import sync_playwright
+
+    server = Server(site)
+    failures = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for scheme in ("light", "dark"):
+                context = browser.new_context(color_scheme=scheme)
+                context.route("**/assets/runtime/**", lambda route: route.abort())
+                context.route(
+                    re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()
+                )
+                page = context.new_page()
+                for url in pages(site) if scheme == "light" else ["lessons/07-playground/"]:
+                    if scheme == "dark" and not (site / url / "index.html").is_file():
+                        continue
+                    page.goto(server.url(url))
+                    page.add_script_tag(path=str(AXE))
+                    bad = page.evaluate(
+                        "async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                        ".violations.filter(v => ['serious', 'critical'].includes(v.impact))"
+                        ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+                    )
+                    if bad:
+                        failures[f"{scheme} {url or 'index'}"] = bad
+                context.close()
+            browser.close()
+    finally:
+        server.close()
+    assert not failures, json.dumps(failures, indent=1)
