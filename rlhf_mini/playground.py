@@ -81,6 +81,8 @@ LENGTH_SCALE = 60.0  # words at which the length part reaches 1 - 1/e
 DIVERSITY_SCALE = 40.0  # distinct words at which the diversity part reaches 1 - 1/e
 #: ``hacking`` is flagged when the proxy reward exceeds the alignment score by more than this.
 HACKING_GAP = 0.25
+#: Critique-revise passes of :func:`revise` at most (it stops early once a pass changes nothing).
+REVISION_PASSES = 3
 #: Word budget of the "concise" principle; its revision keeps whole sentences up to it.
 WORD_BUDGET = 150
 #: Lexical repetition: over at least LEXICAL_MIN_WORDS content words (of the distinct
@@ -761,13 +763,23 @@ def revise(text: str, principles: Any = None) -> str:
     - helpful: an empty answer becomes a clarifying question; a bare refusal gets an offer
       of safe help.
 
+    One revision can expose another violation (dropping "trust me" between two copies of
+    a sentence makes them a repetition), so the critique-revise pass is repeated, as
+    Constitutional AI chains several revisions, until a pass changes nothing (at most
+    ``REVISION_PASSES`` passes).
+
     Deterministic; text that violates nothing is returned unchanged.
     """
     text = _check_text(text)
-    for p in _select(principles):
-        score, _ = p.critique(text)
-        if score < 1.0:
-            text = p.revision(text)
+    selected = _select(principles)
+    for _ in range(REVISION_PASSES):
+        before = text
+        for p in selected:
+            score, _ = p.critique(text)
+            if score < 1.0:
+                text = p.revision(text)
+        if text == before:
+            break
     return text
 
 

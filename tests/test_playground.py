@@ -293,3 +293,14 @@ def test_lexical_repetition_and_demeaning_generalisations():
     assert rm.critique(rm.revise(verbose)) == []
     (r,) = rm.critique("Old people are set in their ways. Women can't code.")
     assert r.principle == "respectful" and r.score == 0.25
+
+
+def test_revise_repeats_until_no_new_violation_appears():
+    # Regression (found by hypothesis): removing "trust me" between two copies of a sentence
+    # made them a repetition, which a single revision pass left in place.
+    text = "The capital of France is Paris. trust me The capital of France is Paris."
+    before = rm.score_response(text).alignment
+    revised = rm.revise(text)
+    assert revised.count("The capital of France is Paris.") == 1
+    assert rm.score_response(revised).alignment >= before
+    assert rm.revise(revised) == revised
