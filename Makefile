@@ -18,9 +18,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# TORCH=0 skips torch (the site build does not need it; the Pages workflow uses it).
+TORCH ?= 1
+
 $(INSTALLED): pyproject.toml | $(PY)
+ifeq ($(TORCH),1)
 	$(PY) -m pip install -q $(TORCH_PIN)
 	$(PY) -m pip install -q -e '.[dev,torch]'
+else
+	$(PY) -m pip install -q -e '.[dev]'
+endif
 	touch $@
 
 setup: $(INSTALLED)
