@@ -93,7 +93,7 @@ def sweep_seconds(page) -> tuple[float, float] | None:
         """() => {
             const w = document.querySelector(".rlhf-widget[data-widget='ppo-sweep']");
             const t0 = performance.now();
-            w.querySelector("[data-action='run']").click();
+            w.querySelector("[data-action='run-sweep']").click();
             const total = (performance.now() - t0) / 1000;
             // the library calls alone, as the widget measured them (the rest is drawing)
             const compute = Number(w.querySelector("[data-output='sweep-ms']").dataset.value);

@@ -1,0 +1,187 @@
+"""Reward-model training: fit the Bradley–Terry reward model and watch loss and accuracy.
+
+UI only; the data are :func:`rlhf_mini.simulate_comparisons`, the model
+:func:`rlhf_mini.train_reward_model` (full-batch gradient descent on the Bradley–Terry
+loss, one history entry per epoch), the table :meth:`rlhf_mini.RewardModel.score_table`
+next to the world's hidden gold utility. The pure parts (:func:`train`,
+:func:`sample_rows`) are tested in CPython (tests/test_widget_logic.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rlhf_mini import RewardModelResult, load_world, simulate_comparisons, train_reward_model
+
+#: Selects follow Material's light/dark colours (the browser default is always light).
+SELECT_STYLE = "color: var(--md-default-fg-color); background: var(--md-default-bg-color);"
+
+if TYPE_CHECKING:
+    from rlhf_widgets._dom import Widget
+
+SIZES = (50, 200, 1000)
+#: Label noise: the labellers' Bradley–Terry temperature.
+NOISE = (("low", 0.25), ("medium", 1.0), ("high", 4.0))
+EPOCHS = 100
+DEFAULTS = {"n": 200, "noise": "medium", "seed": 0}
+
+
+def train(n: int, temperature: float, seed: int = 0) -> RewardModelResult:
+    """Simulate ``n`` comparisons and fit the reward model, logging every epoch."""
+    comparisons = simulate_comparisons(n, seed, temperature=temperature)
+    return train_reward_model(comparisons, epochs=EPOCHS, seed=seed, log_every=1)
+
+
+def sample_rows(result: RewardModelResult, prompt_index: int) -> list[dict[str, Any]]:
+    """One prompt's responses with learned reward and gold utility, best reward first."""
+    world = load_world()
+    rewards = result.model.score_table(world)[prompt_index]  # (K,)
+    gold = world.gold_utility()[prompt_index]
+    rows = [
+        {
+            "text": r.text,
+            "behaviour": r.behaviour,
+            "reward": float(rewards[k]),
+            "gold": float(gold[k]),
+        }
+        for k, r in enumerate(world.prompts[prompt_index].responses)
+    ]
+    return sorted(rows, key=lambda row: -row["reward"])
+
+
+def build(w: Widget) -> None:
+    from rlhf_widgets._chart import Chart, Series
+    from rlhf_widgets._dom import h
+
+    world = load_world()
+    size = h("select", data_action="n", aria_label="Number of comparisons", style=SELECT_STYLE)
+    for n in SIZES:
+        size.appendChild(h("option", f"{n} comparisons", value=str(n)))
+    size.value = str(DEFAULTS["n"])
+    noise = h("select", data_action="noise", aria_label="Label noise", style=SELECT_STYLE)
+    for label, t in NOISE:
+        noise.appendChild(h("option", f"{label} label noise (temperature {t:g})", value=label))
+    noise.value = DEFAULTS["noise"]
+    seed = {"value": DEFAULTS["seed"]}
+    run = h("button", "Train", type="button", class_="md-button", data_action="train")
+    resample = h(
+        "button",
+        "New labels (next seed)",
+        type="button",
+        class_="md-button",
+        data_action="resample",
+    )
+
+    readouts = h("dl", class_="rlhf-readouts")
+    for name, label in (
+        ("data", "Data"),
+        ("epochs", "Epochs"),
+        ("train-accuracy", "Train accuracy"),
+        ("heldout-accuracy", "Held-out accuracy"),
+        ("ceiling", "Held-out labels agreeing with gold (the ceiling)"),
+        ("gold-pair-accuracy", "Pairs ordered like the gold utility"),
+    ):
+        readouts.appendChild(h("dt", label))
+        readouts.appendChild(h("dd", "", data_output=name))
+
+    chart = Chart(
+        "Reward model training",
+        "epoch",
+        "loss",
+        y2_label="accuracy",
+        name="training",
+    )
+    prompt_select = h(
+        "select", data_action="prompt", aria_label="Prompt for the sample table", style=SELECT_STYLE
+    )
+    for i, p in enumerate(world.prompts):
+        prompt_select.appendChild(h("option", p.text, value=str(i)))
+    table_body = h("tbody", data_output="samples")
+    table = h(
+        "table",
+        h(
+            "thead",
+            h(
+                "tr",
+                h("th", "Response"),
+                h("th", "Behaviour"),
+                h("th", "Learned reward"),
+                h("th", "Gold utility"),
+            ),
+        ),
+        table_body,
+    )
+    w.body.append(
+        h("div", size, noise, run, resample, class_="rlhf-row"),
+        chart.element,
+        readouts,
+        h("label", "Sample responses and their learned rewards", class_="rlhf-label"),
+        prompt_select,
+        h("div", table, class_="md-typeset__table"),
+    )
+    state: dict[str, Any] = {}
+
+    def show_table() -> None:
+        rows = sample_rows(state["result"], int(prompt_select.value))
+        table_body.replaceChildren(
+            *[
+                h(
+                    "tr",
+                    h("td", r["text"]),
+                    h("td", r["behaviour"]),
+                    h("td", f"{r['reward']:+.2f}"),
+                    h("td", f"{r['gold']:+.2f}"),
+                )
+                for r in rows
+            ]
+        )
+        table_body.setAttribute("data-value", ",".join(f"{r['reward']:.4f}" for r in rows))
+
+    def fit() -> None:
+        n = int(size.value)
+        temperature = dict(NOISE)[str(noise.value)]
+        res = train(n, temperature, seed["value"])
+        state["result"] = res
+        hist = res.history
+        epochs = hist["epoch"]
+        chart.show(
+            [
+                Series("train loss", list(zip(epochs, hist["train_loss"], strict=True)), 0),
+                Series("held-out loss", list(zip(epochs, hist["heldout_loss"], strict=True)), 1),
+                Series(
+                    "train accuracy",
+                    list(zip(epochs, hist["train_accuracy"], strict=True)),
+                    2,
+                    "y2",
+                ),
+                Series(
+                    "held-out accuracy",
+                    list(zip(epochs, hist["heldout_accuracy"], strict=True)),
+                    3,
+                    "y2",
+                ),
+            ]
+        )
+        w.set(
+            "data",
+            f"{n} {temperature} {seed['value']}",
+            f"{res.n_train} train + {res.n_heldout} held-out comparisons, seed {seed['value']}",
+        )
+        w.set("epochs", epochs[-1])
+        for name, value in (
+            ("train-accuracy", hist["train_accuracy"][-1]),
+            ("heldout-accuracy", hist["heldout_accuracy"][-1]),
+            ("ceiling", res.metrics["heldout_label_gold_agreement"]),
+            ("gold-pair-accuracy", res.metrics["gold_pair_accuracy"]),
+        ):
+            w.set(name, value, f"{value:.1%}")
+        show_table()
+
+    def next_seed(evt: Any) -> None:
+        seed["value"] += 1
+        fit()
+
+    w.on(run, "click", lambda evt: fit())
+    w.on(resample, "click", next_seed)
+    w.on(prompt_select, "change", lambda evt: show_table())
+    fit()

@@ -1,0 +1,195 @@
+"""The widgets' pure parts, in CPython: the state and helpers behind the browser UI.
+
+The widget modules import the browser (``js``) only inside ``build``, so their state
+classes and helpers run here; tests/browser/test_widgets.py checks the page shows the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "widgets"))
+
+from rlhf_widgets import REGISTRY, dpo_trainer, pipeline, ppo_sweep, reward_training
+from rlhf_widgets.preference_game import L2, PreferenceGame
+
+from rlhf_mini import (
+    bradley_terry_loss,
+    fit_bradley_terry,
+    load_world,
+    preference_probability,
+    run_pipeline,
+)
+
+
+def test_registry_names_every_widget_module():
+    assert set(REGISTRY) >= {
+        "preference-game",
+        "reward-training",
+        "ppo-sweep",
+        "pipeline",
+        "dpo-trainer",
+        "playground",
+    }
+    widgets = Path(__file__).resolve().parents[1] / "docs" / "widgets"
+    for module in REGISTRY.values():
+        assert (widgets / (module.replace(".", "/") + ".py")).is_file()
+
+
+# --- preference game ---------------------------------------------------------------------
+
+
+def test_preference_game_refits_bradley_terry_after_each_pick():
+    game = PreferenceGame(prompt_index=2, seed=3)
+    hits = 0.0
+    pairs = []
+    for t in range(12):
+        a, b = game.pair
+        assert a != b and 0 <= a < game.k and 0 <= b < game.k
+        side = "a" if t % 3 else "b"
+        winner, loser = (a, b) if side == "a" else (b, a)
+        p = preference_probability(game.scores[winner], game.scores[loser])
+        hits += 1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0
+        game.pick(side)
+        pairs.append((winner, loser))
+        expected = fit_bradley_terry(np.array(pairs), n_items=game.k, l2=L2)
+        np.testing.assert_allclose(game.scores, expected, atol=1e-12)
+    assert game.n_comparisons == 12
+    assert game.accuracy == pytest.approx(hits / 12)
+    w, lo = np.array(pairs).T
+    assert game.loss == pytest.approx(float(bradley_terry_loss(expected[w], expected[lo])))
+    assert [i for i, _ in game.ranking()] == list(np.lexsort((np.arange(game.k), -expected)))
+
+
+def test_preference_game_first_prediction_is_a_coin_flip_and_reset_restarts():
+    game = PreferenceGame()
+    first_pair = game.pair
+    assert game.p_a() == 0.5 and game.accuracy is None and game.loss is None
+    game.pick("a")
+    assert game.accuracy == 0.5  # the untrained model gave 1/2: half a hit
+    game.simulate()
+    assert game.n_comparisons == 1 + 50
+    game.reset()
+    assert (game.n_comparisons, game.pair, game.accuracy) == (0, first_pair, None)
+    assert np.all(game.scores == 0)
+
+
+def test_preference_game_simulated_labellers_are_learnable():
+    game = PreferenceGame(prompt_index=0)
+    for _ in range(4):
+        game.simulate()
+    gold = load_world().gold_utility()[0]
+    # 200 Bradley-Terry labels of one prompt: the fit recovers the gold order's top item,
+    # and later batches are predicted well above chance.
+    assert game.ranking()[0][0] == int(np.argmax(gold))
+    assert game.accuracy > 0.6
+    np.testing.assert_allclose(game.scores.mean(), 0.0, atol=1e-9)
+
+
+def test_preference_game_is_deterministic_and_checks_input():
+    a, b = PreferenceGame(seed=7), PreferenceGame(seed=7)
+    for side in "abba":
+        a.pick(side)
+        b.pick(side)
+    assert a.pair == b.pair and np.array_equal(a.scores, b.scores)
+    with pytest.raises(ValueError, match="side"):
+        a.pick("c")
+    with pytest.raises(ValueError, match="prompt_index"):
+        PreferenceGame(prompt_index=10_000)
+
+
+# --- reward training -------------------------------------------------------------------
+
+
+def test_reward_training_logs_every_epoch_and_sample_rows_are_the_model():
+    res = reward_training.train(200, 1.0, seed=0)
+    assert res.history["epoch"] == list(range(reward_training.EPOCHS + 1))
+    assert res.history["train_loss"][0] == pytest.approx(np.log(2))
+    assert res.history["train_loss"][-1] < res.history["train_loss"][0]
+    rows = reward_training.sample_rows(res, 3)
+    world = load_world()
+    table = res.model.score_table(world)[3]
+    assert sorted(r["reward"] for r in rows) == sorted(table.tolist())
+    assert [r["reward"] for r in rows] == sorted(table.tolist(), reverse=True)
+    by_text = {r.text: k for k, r in enumerate(world.prompts[3].responses)}
+    for r in rows:
+        assert r["gold"] == world.gold_utility()[3, by_text[r["text"]]]
+
+
+# --- PPO sweep ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_histories():
+    from rlhf_mini.overoptimization import proxy_reward_model
+
+    return ppo_sweep.sweep(proxy_reward_model().score_table(), ppo_sweep.BETAS)
+
+
+def test_ppo_sweep_small_beta_drifts_further(sweep_histories):
+    kl = {b: h["kl"][-1] for b, h in sweep_histories.items()}
+    assert kl[0.01] > kl[0.05] > kl[0.1] > kl[0.2] > 0
+    for h in sweep_histories.values():
+        assert h["step"][-1] == ppo_sweep.STEPS
+        assert len(h["step"]) == ppo_sweep.STEPS // ppo_sweep.LOG_EVERY + 1
+
+
+def test_ppo_sweep_shows_where_more_reward_stops_meaning_better(sweep_histories):
+    s = ppo_sweep.overoptimization_summary(sweep_histories)
+    h = sweep_histories[0.01]
+    assert s["beta"] == 0.01 and s["overoptimised"]
+    assert s["peak"]["gold_reward"] == max(h["gold_reward"])
+    assert 0 < s["peak"]["step"] < ppo_sweep.STEPS
+    assert s["end"]["proxy_reward"] > s["peak"]["proxy_reward"]
+    assert s["end"]["gold_reward"] < s["peak"]["gold_reward"] - ppo_sweep.DROP_TOL
+    assert f"{s['peak']['gold_reward']:.2f}" in s["sentence"]
+
+
+def test_ppo_sweep_summary_without_a_fall():
+    h = {
+        "step": [0, 1, 2],
+        "gold_reward": [1.0, 2.0, 3.0],
+        "proxy_reward": [1.0, 2.0, 3.0],
+        "kl": [0.0, 0.1, 0.2],
+    }
+    s = ppo_sweep.overoptimization_summary({0.2: h, 0.1: h})
+    assert s["beta"] == 0.1 and not s["overoptimised"]
+    assert "no overoptimisation" in s["sentence"]
+    with pytest.raises(ValueError, match="histories"):
+        ppo_sweep.overoptimization_summary({})
+
+
+# --- pipeline ----------------------------------------------------------------------------
+
+
+def test_pipeline_views_follow_the_library_stages():
+    result = run_pipeline()
+    views = [pipeline.stage_view(s) for s in result.stages]
+    assert [v["title"] for v in views] == [s.title for s in result.stages]
+    base = dict(views[0]["metrics"])
+    gold = result.stage("base").metrics["gold_reward"]
+    assert base[pipeline.METRIC_LABELS["gold_reward"]] == f"{gold:.2f}"
+    for v, s in zip(views, result.stages, strict=True):
+        assert [x["response"] for x in v["samples"]] == [x["response"] for x in s.samples]
+    assert any("chosen" in line for line in views[2]["extra"])  # preference examples
+    assert any(line.startswith("weight of") for line in views[3]["extra"])  # RM weights
+
+
+# --- DPO trainer -----------------------------------------------------------------------
+
+
+def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
+    data = dpo_trainer.Comparison(seed=0)
+    dpo, ppo = data.run(0.5)
+    assert dpo.config["n_comparisons"] == dpo_trainer.N_COMPARISONS
+    assert dpo.history["loss"][0] == pytest.approx(np.log(2))
+    for res in (dpo, ppo):
+        assert res.final()["gold_reward"] > data.reference_gold
+        assert res.final()["kl"] > 0
+    dpo_strong, _ = data.run(2.0)
+    assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
