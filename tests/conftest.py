@@ -49,3 +49,27 @@ def _torch_single_thread():
 def rng() -> np.random.Generator:
     """A fresh, seeded generator: every test that draws random numbers is reproducible."""
     return np.random.default_rng(20240611)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, one per test session.
+
+    Shared by ``tests/test_site.py`` (axe) and ``tests/browser/``: Playwright's sync API
+    refuses to start a second instance while one is running in the same thread.
+    """
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "browser"))
+    try:
+        from sitebuild import CHROMIUM, CHROMIUM_ARGS
+    finally:
+        sys.path.pop(0)
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from sitebuild import AXE, CHROMIUM, CHROMIUM_ARGS, ROOT, Server, build_site, pages
+from sitebuild import AXE, ROOT, Server, build_site, pages
 
 sys.path.pop(0)
 
@@ -309,37 +309,32 @@ def test_runner_errors_are_tracebacks_of_the_readers_code():
 
 
 @pytest.mark.browser
-def test_axe_no_serious_or_critical_violations_on_any_page(site):
+def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     """axe-core on every page (the runtime blocked: static content and the widgets' error
     state; tests/browser checks a ready widget)."""
-    from playwright.sync_api import sync_playwright
-
     server = Server(site)
     failures = {}
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for scheme in ("light", "dark"):
-                context = browser.new_context(color_scheme=scheme)
-                context.route("**/assets/runtime/**", lambda route: route.abort())
-                context.route(
-                    re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()
+        for scheme in ("light", "dark"):
+            context = browser.new_context(color_scheme=scheme)
+            context.route("**/assets/runtime/**", lambda route: route.abort())
+            context.route(
+                re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()
+            )
+            page = context.new_page()
+            for url in pages(site) if scheme == "light" else ["lessons/07-playground/"]:
+                if scheme == "dark" and not (site / url / "index.html").is_file():
+                    continue
+                page.goto(server.url(url))
+                page.add_script_tag(path=str(AXE))
+                bad = page.evaluate(
+                    "async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                    ".violations.filter(v => ['serious', 'critical'].includes(v.impact))"
+                    ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
                 )
-                page = context.new_page()
-                for url in pages(site) if scheme == "light" else ["lessons/07-playground/"]:
-                    if scheme == "dark" and not (site / url / "index.html").is_file():
-                        continue
-                    page.goto(server.url(url))
-                    page.add_script_tag(path=str(AXE))
-                    bad = page.evaluate(
-                        "async () => (await axe.run(document, {resultTypes: ['violations']}))"
-                        ".violations.filter(v => ['serious', 'critical'].includes(v.impact))"
-                        ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
-                    )
-                    if bad:
-                        failures[f"{scheme} {url or 'index'}"] = bad
-                context.close()
-            browser.close()
+                if bad:
+                    failures[f"{scheme} {url or 'index'}"] = bad
+            context.close()
     finally:
         server.close()
     assert not failures, json.dumps(failures, indent=1)

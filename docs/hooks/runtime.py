@@ -119,7 +119,7 @@ def _pip_download(requirement: str, dest: Path) -> Path:
     if hits:
         return hits[0]
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -132,8 +132,13 @@ def _pip_download(requirement: str, dest: Path) -> Path:
             str(dest),
             requirement,
         ],
-        check=True,
+        capture_output=True,  # pip's own notices are not build warnings; shown on failure
+        text=True,
     )
+    if done.returncode != 0:
+        raise PluginError(
+            f"runtime: pip download {requirement} failed:\n{done.stdout}{done.stderr}"
+        )
     hits = sorted(p for p in dest.glob("*.whl") if p.name.lower().startswith(prefix))
     if not hits:
         raise PluginError(f"runtime: pip download {requirement} gave no wheel in {dest}")

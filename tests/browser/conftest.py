@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sitebuild import CHROMIUM, CHROMIUM_ARGS, Server, build_site
+from sitebuild import Server, build_site
 
 pytestmark = pytest.mark.browser
 
@@ -36,18 +36,6 @@ def server(site):
     srv = Server(site)
     yield srv
     srv.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Guard:
