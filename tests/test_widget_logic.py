@@ -133,7 +133,9 @@ def sweep_histories():
 
 def test_ppo_sweep_small_beta_drifts_further(sweep_histories):
     kl = {b: h["kl"][-1] for b, h in sweep_histories.items()}
-    assert kl[0.01] > kl[0.05] > kl[0.1] > kl[0.2] > 0
+    assert kl[0.01] > kl[0.05] > kl[0.1] > kl[0.2] > kl[1.0] > 0
+    # beta = 1 is the visible leash in this world's reward units: well under half the drift
+    assert kl[1.0] < 0.5 * kl[0.2]
     for h in sweep_histories.values():
         assert h["step"][-1] == ppo_sweep.STEPS
         assert len(h["step"]) == ppo_sweep.STEPS // ppo_sweep.LOG_EVERY + 1

@@ -6,7 +6,7 @@ beta, and the charts plot its history: proxy reward, gold reward (the world's hi
 utility) and KL to the SFT reference per step. The pure parts (:func:`sweep`,
 :func:`overoptimization_summary`) are tested in CPython (tests/test_widget_logic.py).
 
-Budget: the whole sweep (four betas) must compute in about a second in Pyodide, so each
+Budget: the whole sweep (five betas) must compute in about a second in Pyodide, so each
 run is ``STEPS`` PPO iterations (measured by bench/browser.py; the widget shows the count
 and the time it took).
 """
@@ -24,7 +24,10 @@ from rlhf_mini.overoptimization import proxy_reward_model
 if TYPE_CHECKING:
     from rlhf_widgets._dom import Widget
 
-BETAS = (0.01, 0.05, 0.1, 0.2)
+#: The range used for language models (0.01-0.2), plus 1.0: in this world's reward units
+#: (candidates differ by several reward points) beta is a temperature, and only beta ~ 1
+#: holds the policy visibly close to the SFT model (lesson 4, "Choosing beta").
+BETAS = (0.01, 0.05, 0.1, 0.2, 1.0)
 STEPS = 60
 LR = 0.3  # constant step size: the rise and fall of the gold reward shows within STEPS
 LOG_EVERY = 2
@@ -95,7 +98,11 @@ def build(w: Widget) -> None:
 
     proxy = proxy_reward_model().score_table()  # (P, K): the flawed reward PPO optimises
     boxes = {}
-    choose = h("fieldset", h("legend", "KL weights beta to run"), class_="rlhf-row")
+    choose = h(
+        "fieldset",
+        h("legend", "KL weights beta to run (0.01-0.2 as for language models; 1.0 a strong leash)"),
+        class_="rlhf-row",
+    )
     for beta in BETAS:
         box = h("input", type="checkbox", checked=True, data_action=f"beta-{beta:g}")
         boxes[beta] = box
