@@ -62,9 +62,13 @@ lint: setup
 test: setup lint npm chromium
 	$(PY) -m pytest -q
 
-bench: setup
-	$(PY) bench/bt_fit.py
+# Benchmarks (not tests): each prints ratios against a peer measured in the same run.
+# bt_fit's 10,000-item rows run choix for ~30 minutes; browser.py builds the site itself.
+bench: setup npm
 	$(PY) bench/training.py
+	$(PY) bench/torch_vs_numpy.py
+	$(PY) bench/browser.py
+	$(PY) bench/bt_fit.py
 
 # On a machine with a CUDA device (< 5 min): pytest -m gpu, then numpy-CPU vs torch-CPU vs
 # torch-CUDA throughput at n = 1e4 .. 1e7. Runs without CUDA too (skips, CUDA column omitted).
