@@ -64,7 +64,7 @@ test: setup lint npm chromium
 
 # Benchmarks (not tests): each prints ratios against a peer measured in the same run.
 # bt_fit's 10,000-item rows run choix for ~30 minutes; browser.py builds the site itself.
-bench: setup npm
+bench: setup npm chromium
 	$(PY) bench/training.py
 	$(PY) bench/torch_vs_numpy.py
 	$(PY) bench/browser.py
