@@ -146,7 +146,6 @@ def test_module_entry_point_reports_bad_options_without_traceback():
     ],
 )
 def test_plot_writes_a_png(capsys, tmp_path, argv):
-    pytest.importorskip("matplotlib")
     path = tmp_path / "figure.png"
     code, out, _ = run(capsys, *argv, "--plot", str(path))
     assert code == 0
@@ -156,7 +155,6 @@ def test_plot_writes_a_png(capsys, tmp_path, argv):
 
 
 def test_plot_with_json_keeps_stdout_pure(capsys, tmp_path):
-    pytest.importorskip("matplotlib")
     path = tmp_path / "f.png"
     code, out, _ = run(capsys, "playground", "hello there", "--json", "--plot", str(path))
     assert code == 0 and path.exists()
