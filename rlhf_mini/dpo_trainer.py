@@ -99,6 +99,7 @@ def train_dpo(
     world: Any = None,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> DPOResult:
     """Train the response-level policy on pairwise comparisons with the DPO loss.
 
@@ -123,6 +124,8 @@ def train_dpo(
         Default: about 100 points (plus step 0 and the last).
     backend, device
         "numpy" | "torch"; identical histories for the same inputs (float64).
+    dtype : {"float64", "float32"}
+        Precision of every array (float32 is the usual choice on a GPU).
 
     Examples
     --------
@@ -136,7 +139,7 @@ def train_dpo(
     if loss_type not in DPO_LOSS_TYPES:
         raise ValueError(f"loss_type must be one of {DPO_LOSS_TYPES}, got {loss_type!r}")
     log_every = max(1, steps // 100) if log_every is None else _positive_int(log_every, "log_every")
-    b = resolve_backend(backend, device)
+    b = resolve_backend(backend, device, dtype)
     xp = b.xp
     from rlhf_mini.world import load_world
 
@@ -206,6 +209,7 @@ def train_dpo(
         "n_comparisons": len(comparisons),
         "seed": seed,
         "backend": b.name,
+        "dtype": dtype,
     }
     return DPOResult(reference.copy(theta), reference, history, config)
 

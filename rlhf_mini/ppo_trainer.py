@@ -103,6 +103,7 @@ def train_ppo(
     world: Any = None,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> PPOResult:
     """Train the response-level policy with PPO against a reward table, KL-penalised.
 
@@ -137,6 +138,8 @@ def train_ppo(
         Log every this many steps (default: about 100 points) plus step 0 and the last.
     backend, device
         "numpy" | "torch"; the same seed gives the same history on both (float64).
+    dtype : {"float64", "float32"}
+        Precision of every array (float32 is the usual choice on a GPU).
 
     Examples
     --------
@@ -157,7 +160,7 @@ def train_ppo(
     controller = None
     if kl_target is not None:
         controller = AdaptiveKLController(beta, _positive_float(kl_target, "kl_target"), kl_horizon)
-    b = resolve_backend(backend, device)
+    b = resolve_backend(backend, device, dtype)
     xp = b.xp
 
     from rlhf_mini.world import load_world
@@ -249,5 +252,6 @@ def train_ppo(
         "kl_target": None if kl_target is None else float(kl_target),
         "seed": seed,
         "backend": b.name,
+        "dtype": dtype,
     }
     return PPOResult(reference.copy(theta), reference, history, config)

@@ -126,6 +126,7 @@ def train_reward_model(
     world: World | None = None,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> RewardModelResult:
     """Fit a linear reward model to comparisons by gradient descent on the BT loss.
 
@@ -144,6 +145,8 @@ def train_reward_model(
         Record the history every ``log_every`` epochs (and at the last one).
     backend, device
         "numpy" or "torch" (any device); the same seed gives the same history.
+    dtype : {"float64", "float32"}
+        Precision of every array (float32 is the usual choice on a GPU).
 
     Returns
     -------
@@ -168,7 +171,7 @@ def train_reward_model(
     lr = _positive_float(lr, "lr")
     if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 >= 0):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    b = resolve_backend(backend, device)
+    b = resolve_backend(backend, device, dtype)
     xp = b.xp
     world = load_world() if world is None else world
     if heldout is None:
@@ -221,6 +224,7 @@ def train_reward_model(
         "l2": float(l2),
         "seed": seed,
         "backend": b.name,
+        "dtype": dtype,
     }
     return RewardModelResult(model, history, metrics, len(train), len(heldout), config)
 

@@ -313,6 +313,7 @@ def train_token_ppo(
     seed: int = 0,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
     callback: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TokenPPOResult:
     """Train the bigram policy with token-level PPO against the scorer, with a KL penalty.
@@ -336,6 +337,8 @@ def train_token_ppo(
         Seeds the numpy Generator that samples prompts, tokens and minibatches.
     backend, device :
         Where the arrays live (:func:`rlhf_mini.backend.resolve_backend`); float64.
+    dtype : {"float64", "float32"}
+        Precision of every array (float32 is the usual choice on a GPU).
     callback : callable(step, metrics) or None
         Called after each update with that update's history entries (for progress bars).
 
@@ -366,7 +369,7 @@ def train_token_ppo(
     seed = _check_int(seed, "seed", 0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    bk: Backend = resolve_backend(backend, device)
+    bk: Backend = resolve_backend(backend, device, dtype)
     xp = bk.xp
     rng = np.random.default_rng(seed)
 
@@ -470,6 +473,7 @@ def train_token_ppo(
         "normalize_advantages": normalize_advantages,
         "seed": seed,
         "backend": bk.name,
+        "dtype": dtype,
     }
     return TokenPPOResult(
         history=history,
