@@ -35,6 +35,16 @@ def h(tag: str, *children: Any, **attrs: Any) -> Any:
     return el
 
 
+def readouts(fields: Any) -> Any:
+    """A ``<dl class="rlhf-readouts">`` with one ``<dt>label</dt><dd data-output=name>``
+    per ``(name, label)`` in ``fields``; the widget fills the ``dd`` texts in."""
+    dl = h("dl", class_="rlhf-readouts")
+    for name, label in fields:
+        dl.appendChild(h("dt", label))
+        dl.appendChild(h("dd", "", data_output=name))
+    return dl
+
+
 def js_object(value: Any) -> Any:
     """A Python dict/list as a plain JS object/array (e.g. a Chart.js config)."""
     return to_js(value, dict_converter=js.Object.fromEntries)

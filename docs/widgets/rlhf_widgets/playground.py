@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlhf_mini.playground import CONSTITUTION, critique, revise, score_response
-from rlhf_widgets._dom import Widget, h
+from rlhf_widgets._dom import Widget, h, readouts
 
 #: Example responses (button label, action, text).
 EXAMPLES = (
@@ -58,10 +58,7 @@ def build(w: Widget) -> None:
         w.on(button, "click", lambda evt, sample=sample: (setattr(text, "value", sample), update()))
         examples.appendChild(button)
 
-    scores = h("dl", class_="rlhf-readouts")
-    for name, label in READOUTS:
-        scores.appendChild(h("dt", label))
-        scores.appendChild(h("dd", "", data_output=name))
+    scores = readouts(READOUTS)
     hacking = h("p", "", class_="rlhf-warning", data_output="hacking", role="status")
     critiques = h("ul", class_="rlhf-critiques", data_output="critiques", aria_live="polite")
 

@@ -128,7 +128,7 @@ class PreferenceGame:
 
 
 def build(w: Widget) -> None:
-    from rlhf_widgets._dom import h
+    from rlhf_widgets._dom import h, readouts
 
     game = PreferenceGame()
     world = game.world
@@ -170,15 +170,14 @@ def build(w: Widget) -> None:
     )
     reset = h("button", "Reset", type="button", class_="md-button", data_action="reset")
 
-    readouts = h("dl", class_="rlhf-readouts")
-    for name, label in (
-        ("p-a", "Model's P(A preferred), before your pick"),
-        ("comparisons", "Comparisons"),
-        ("accuracy", "Accuracy (predicted the pick before seeing it)"),
-        ("loss", "Bradley–Terry loss (mean)"),
-    ):
-        readouts.appendChild(h("dt", label))
-        readouts.appendChild(h("dd", "", data_output=name))
+    read_outs = readouts(
+        (
+            ("p-a", "Model's P(A preferred), before your pick"),
+            ("comparisons", "Comparisons"),
+            ("accuracy", "Accuracy (predicted the pick before seeing it)"),
+            ("loss", "Bradley–Terry loss (mean)"),
+        )
+    )
     ranking = h("ol", data_output="ranking", aria_live="polite")
 
     w.body.append(
@@ -187,7 +186,7 @@ def build(w: Widget) -> None:
         prompt_text,
         h("div", card_a, card_b, class_="rlhf-row"),
         h("div", simulate, reset, class_="rlhf-row"),
-        readouts,
+        read_outs,
         h("p", "Learned ranking (Bradley–Terry scores, mean zero)", class_="rlhf-label"),
         ranking,
     )

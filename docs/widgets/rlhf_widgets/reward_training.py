@@ -51,7 +51,7 @@ def sample_rows(result: RewardModelResult, prompt_index: int) -> list[dict[str, 
 
 def build(w: Widget) -> None:
     from rlhf_widgets._chart import Chart, Series
-    from rlhf_widgets._dom import h
+    from rlhf_widgets._dom import h, readouts
 
     world = load_world()
     size = h("select", data_action="n", aria_label="Number of comparisons", style=SELECT_STYLE)
@@ -72,17 +72,16 @@ def build(w: Widget) -> None:
         data_action="resample",
     )
 
-    readouts = h("dl", class_="rlhf-readouts")
-    for name, label in (
-        ("data", "Data"),
-        ("epochs", "Epochs"),
-        ("train-accuracy", "Train accuracy"),
-        ("heldout-accuracy", "Held-out accuracy"),
-        ("ceiling", "Held-out labels agreeing with gold (the ceiling)"),
-        ("gold-pair-accuracy", "Pairs ordered like the gold utility"),
-    ):
-        readouts.appendChild(h("dt", label))
-        readouts.appendChild(h("dd", "", data_output=name))
+    read_outs = readouts(
+        (
+            ("data", "Data"),
+            ("epochs", "Epochs"),
+            ("train-accuracy", "Train accuracy"),
+            ("heldout-accuracy", "Held-out accuracy"),
+            ("ceiling", "Held-out labels agreeing with gold (the ceiling)"),
+            ("gold-pair-accuracy", "Pairs ordered like the gold utility"),
+        )
+    )
 
     chart = Chart(
         "Reward model training",
@@ -114,7 +113,7 @@ def build(w: Widget) -> None:
     w.body.append(
         h("div", size, noise, run, resample, class_="rlhf-row"),
         chart.element,
-        readouts,
+        read_outs,
         h("label", "Sample responses and their learned rewards", class_="rlhf-label"),
         prompt_select,
         h("div", table, class_="md-typeset__table"),
