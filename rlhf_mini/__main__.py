@@ -134,6 +134,13 @@ def _every(history: dict[str, list[float]], n_rows: int = 10) -> list[int]:
     return sorted({round(i) for i in np.linspace(0, n - 1, min(n, n_rows))})
 
 
+def _history_table(history: dict[str, list[float]], index: str, title: str) -> str:
+    """About ten evenly spaced rows of a training history, the ``index`` column first."""
+    keys = [k for k in history if k != index]
+    rows = [[history[index][i], *(history[k][i] for k in keys)] for i in _every(history)]
+    return _table([index, *keys], rows, title)
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
@@ -269,11 +276,10 @@ def _cmd_reward_model(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         device=args.device,
     )
     h = res.history
-    keys = [k for k in h if k != "epoch"]
-    rows = [[h["epoch"][i], *(h[k][i] for k in keys)] for i in _every(h)]
+    keys = [k for k in h if k != "epoch"]  # the curves plotted below
     text = "\n".join(
         [
-            _table(["epoch", *keys], rows, f"Reward model on {args.n} comparisons"),
+            _history_table(h, "epoch", f"Reward model on {args.n} comparisons"),
             "",
             _table(["feature", "weight"], list(res.model.to_dict().items()), "Learned weights"),
             "",
@@ -377,11 +383,9 @@ def _cmd_dpo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         device=args.device,
     )
     h = res.history
-    keys = [k for k in h if k != "step"]
-    rows = [[h["step"][i], *(h[k][i] for k in keys)] for i in _every(h)]
-    text = _table(
-        ["step", *keys],
-        rows,
+    text = _history_table(
+        h,
+        "step",
         f"DPO ({args.loss_type}, beta {args.beta:g}) on {args.n} comparisons, seed {args.seed}",
     )
 
