@@ -274,6 +274,7 @@ def _cmd_reward_model(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         seed=args.seed,
         backend=args.backend,
         device=args.device,
+        dtype=args.dtype,
     )
     h = res.history
     keys = [k for k in h if k != "epoch"]  # the curves plotted below
@@ -317,6 +318,7 @@ def _cmd_ppo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
                 seed=args.seed,
                 backend=args.backend,
                 device=args.device,
+                dtype=args.dtype,
                 callback=lambda step, metrics: bar.update(1),
             )
             runs.append({"beta": beta, **res.to_dict()})
@@ -341,6 +343,7 @@ def _cmd_ppo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
                 seed=args.seed,
                 backend=args.backend,
                 device=args.device,
+                dtype=args.dtype,
             )
             runs.append({"beta": beta, **res.to_dict()})
             bar.update(1)
@@ -381,6 +384,7 @@ def _cmd_dpo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         seed=args.seed,
         backend=args.backend,
         device=args.device,
+        dtype=args.dtype,
     )
     h = res.history
     text = _history_table(
@@ -410,6 +414,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         ppo_steps=args.steps,
         backend=args.backend,
         device=args.device,
+        dtype=args.dtype,
     )
     blocks = []
     for stage in res.stages:
@@ -448,6 +453,7 @@ def _cmd_overoptimization(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         seed=args.seed,
         backend=args.backend,
         device=args.device,
+        dtype=args.dtype,
     )
     x_key = "step" if args.sweep == "steps" else "beta"
     peak = res.peak()
@@ -541,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     def backend(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
         p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+        p.add_argument(
+            "--dtype", choices=("float64", "float32"), default="float64", help="float precision"
+        )
 
     def labels(p: argparse.ArgumentParser, n: int, bias: bool = True) -> None:
         p.add_argument("--n", type=_positive_int, default=n, help=f"comparisons (default {n})")

@@ -104,6 +104,7 @@ def overoptimization_curve(
     world: Any = None,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> OveroptimizationResult:
     """Proxy and gold reward of policies optimised ever harder against a flawed proxy.
 
@@ -123,6 +124,8 @@ def overoptimization_curve(
         steps sweep, so the rise is visible).
     seed : int
         Seeds the comparisons and PPO.
+    backend, device, dtype
+        Where the PPO runs compute (``method="exact"`` is a closed form, always numpy).
 
     Returns
     -------
@@ -172,6 +175,7 @@ def overoptimization_curve(
             world=world,
             backend=backend,
             device=device,
+            dtype=dtype,
         )
         h = res.history
         for i, step in enumerate(h["step"]):
@@ -201,6 +205,7 @@ def overoptimization_curve(
                     world=world,
                     backend=backend,
                     device=device,
+                    dtype=dtype,
                 ).final()
                 kl, proxy_reward, gold_reward = (
                     final["kl"],
@@ -218,6 +223,8 @@ def overoptimization_curve(
         "temperature": float(temperature),
         "steps": steps,
         "seed": seed,
+        "backend": backend,
+        "dtype": dtype,
     }
     return OveroptimizationResult(
         points=points,

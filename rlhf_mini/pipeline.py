@@ -151,6 +151,7 @@ def run_pipeline(
     world: World | None = None,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> PipelineResult:
     """Run the six stages and return what each produced.
 
@@ -164,6 +165,9 @@ def run_pipeline(
         The training budgets of SFT, the reward model and PPO, and PPO's KL coefficient.
     showcase : sequence of prompt ids, optional
         Prompts whose responses are shown at every stage (default ``DEFAULT_SHOWCASE``).
+    backend, device, dtype
+        Where every stage computes: ``"numpy"`` or ``"torch"``, a torch device, and
+        ``"float64"`` or ``"float32"``.
 
     Examples
     --------
@@ -197,7 +201,7 @@ def run_pipeline(
         }
 
     # 1. base
-    base = base_policy(world, backend=backend, device=device)
+    base = base_policy(world, backend=backend, device=device, dtype=dtype)
     stages = [
         PipelineStage(
             "base",
@@ -254,7 +258,13 @@ def run_pipeline(
 
     # 4. reward model
     rm = train_reward_model(
-        comparisons, epochs=rm_epochs, seed=seed, world=world, backend=backend, device=device
+        comparisons,
+        epochs=rm_epochs,
+        seed=seed,
+        world=world,
+        backend=backend,
+        device=device,
+        dtype=dtype,
     )
     rewards = rm.model.score_table(world)
     top = np.zeros_like(rewards)
@@ -286,6 +296,7 @@ def run_pipeline(
         world=world,
         backend=backend,
         device=device,
+        dtype=dtype,
     )
     final = ppo.final()
     stages.append(
@@ -330,5 +341,6 @@ def run_pipeline(
         "ppo_steps": ppo_steps,
         "showcase": list(ids),
         "backend": base.backend,
+        "dtype": dtype,
     }
     return PipelineResult(stages, config)

@@ -150,12 +150,14 @@ class PolicyRun:
         }
 
 
-def base_policy(world: Any = None, *, backend: str = "numpy", device: Any = None) -> SoftmaxPolicy:
+def base_policy(
+    world: Any = None, *, backend: str = "numpy", device: Any = None, dtype: str = "float64"
+) -> SoftmaxPolicy:
     """The "pretrained" policy: theta = phi . w_base (fluent, verbose, compliant, confident)."""
     from rlhf_mini.world import load_world
 
     world = load_world() if world is None else world
-    return SoftmaxPolicy(world.base_logits(), backend, device)
+    return SoftmaxPolicy(world.base_logits(), resolve_backend(backend, device, dtype))
 
 
 def supervised_finetune(
@@ -206,13 +208,14 @@ def sft_policy(
     lr: float = 0.5,
     backend: str = "numpy",
     device: Any = None,
+    dtype: str = "float64",
 ) -> SoftmaxPolicy:
     """The supervised fine-tuned policy (the reference model of RLHF)."""
     from rlhf_mini.world import load_world
 
     world = load_world() if world is None else world
     policy, _ = supervised_finetune(
-        base_policy(world, backend=backend, device=device),
+        base_policy(world, backend=backend, device=device, dtype=dtype),
         world.demonstrations(),
         steps=steps,
         lr=lr,

@@ -40,6 +40,33 @@ def test_json_is_all_of_stdout(capsys, name):
     assert key in data
 
 
+# every command with --backend also takes --dtype, and records it
+DTYPE_CASES = {
+    "reward-model": (["reward-model", "--steps", "10"], lambda d: d["config"]),
+    "ppo": (["ppo", "--steps", "20", "--beta", "0.1"], lambda d: d["runs"][0]["config"]),
+    "ppo-token": (
+        ["ppo", "--token-level", "--steps", "2", "--beta", "0.1"],
+        lambda d: d["runs"][0]["config"],
+    ),
+    "dpo": (["dpo", "--steps", "10"], lambda d: d["config"]),
+    "pipeline": (["pipeline", "--steps", "20"], lambda d: d["config"]),
+    "overoptimization": (
+        ["overoptimization", "--method", "ppo", "--steps", "10"],
+        lambda d: d["config"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DTYPE_CASES))
+def test_dtype_option_reaches_the_run(capsys, name):
+    argv, config = DTYPE_CASES[name]
+    code, out, err = run(capsys, *argv, "--dtype", "float32", "--json")
+    assert code == 0, err
+    assert config(json.loads(out))["dtype"] == "float32"
+    code, out, _ = run(capsys, *argv, "--json")
+    assert config(json.loads(out))["dtype"] == "float64"
+
+
 def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
     code, out, _ = run(capsys, "ppo", "--beta", "0.01", "0.2", "--json")
     assert code == 0
@@ -108,6 +135,7 @@ def test_playground_without_text_on_a_terminal_is_a_usage_error(capsys, monkeypa
         ["ppo", "--steps", "ten"],
         ["ppo", "--clip-eps", "1.5"],  # rejected by the library, reported the same way
         ["ppo", "--backend", "jax"],
+        ["pipeline", "--dtype", "float16"],
         ["dpo", "--loss-type", "squared"],
         ["dpo", "--label-smoothing", "0.7"],
         ["preferences", "--seed", "-3"],

@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-import rlhf_mini.backend
 from rlhf_mini.dpo_trainer import train_dpo
 from rlhf_mini.overoptimization import overoptimization_curve
 from rlhf_mini.pipeline import run_pipeline
@@ -53,6 +52,13 @@ def _sft(**kw):
 
 def _pipeline(**kw):
     res = run_pipeline(ppo_steps=20, rm_epochs=20, seed=2, **kw)
+    aligned = res.stage("aligned").metrics
+    state = np.array([aligned[k] for k in sorted(aligned) if isinstance(aligned[k], float)])
+    return Run(_pipeline_history(res), state, res.config["backend"])
+
+
+def _pipeline_history(res):
+    """The pipeline's scalar stage metrics and stage histories, as one flat history."""
     history = {}
     for stage in res.stages:
         for key, value in stage.metrics.items():
@@ -60,9 +66,7 @@ def _pipeline(**kw):
                 history[f"{stage.name}.{key}"] = [float(value)]
         for key, values in stage.history.items():
             history[f"{stage.name}.history.{key}"] = [float(v) for v in values]
-    aligned = res.stage("aligned").metrics
-    state = np.array([aligned[k] for k in sorted(aligned) if isinstance(aligned[k], float)])
-    return Run(history, state, res.config["backend"])
+    return history
 
 
 def _overoptimization(**kw):
@@ -156,27 +160,6 @@ def test_another_seed_gives_another_history():
     assert a["clip_fraction"] != b["clip_fraction"] or a["kl"] != b["kl"]
 
 
-@pytest.fixture
-def float32_torch(monkeypatch):
-    """Make every ``resolve_backend("torch", ...)`` in the library return float32.
-
-    The trainers take ``backend=`` / ``device=`` but not ``dtype=``; this runs their code
-    unchanged in float32 to check that nothing overflows or turns NaN.
-    """
-    import sys
-
-    original = rlhf_mini.backend.resolve_backend
-
-    def resolve_float32(backend="numpy", device=None, dtype="float64"):
-        return original(backend, device, "float32" if backend == "torch" else dtype)
-
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "")
-        if name.startswith("rlhf_mini") and getattr(module, "resolve_backend", None) is original:
-            monkeypatch.setattr(module, "resolve_backend", resolve_float32)
-    return resolve_float32
-
-
 # Shares of samples / comparisons on one side of a threshold: step functions of the
 # state, so float32 round-off may move a few items across (exactly tied DPO margins).
 FRACTION_KEYS = {"accuracy", "train_accuracy", "heldout_accuracy", "clip_fraction"}
@@ -184,12 +167,9 @@ FRACTION_KEYS = {"accuracy", "train_accuracy", "heldout_accuracy", "clip_fractio
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", list(RUNS))
-def test_float32_torch_runs_stay_finite_and_close(name, device, float32_torch, numpy_runs):
-    import torch
-
-    res_np = _numpy_run(numpy_runs, name)  # numpy runs are not affected by the patch
-    res_32 = RUNS[name](backend="torch", device=device)
-    assert float32_torch("torch", device).dtype is torch.float32
+def test_float32_torch_runs_stay_finite_and_close(name, device, numpy_runs):
+    res_np = _numpy_run(numpy_runs, name)
+    res_32 = RUNS[name](backend="torch", device=device, dtype="float32")
     for key, values in res_32.history.items():
         assert np.all(np.isfinite(np.asarray(values, dtype=float))), key
     assert np.all(np.isfinite(res_32.state))
@@ -213,7 +193,22 @@ DTYPE_RUNS = {
     "dpo": lambda **kw: train_dpo(_comparisons(), steps=40, seed=0, **kw),
     "reward_model": lambda **kw: train_reward_model(_comparisons(), epochs=20, seed=0, **kw),
     "token_ppo": lambda **kw: train_token_ppo(steps=5, seed=0, **kw),
+    "pipeline": lambda **kw: _pipeline_result(**kw),
+    "overoptimization": lambda **kw: _overoptimization_result(**kw),
 }
+
+
+def _pipeline_result(**kw):
+    """run_pipeline with a ``history`` of its scalar stage metrics, like the trainers'."""
+    res = run_pipeline(ppo_steps=20, rm_epochs=20, seed=2, **kw)
+    res.history = _pipeline_history(res)
+    return res
+
+
+def _overoptimization_result(**kw):
+    res = overoptimization_curve(betas=[5.0, 0.5], method="ppo", steps=20, **kw)
+    res.history = {k: [float(p[k]) for p in res.points] for k in res.points[0]}
+    return res
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -226,6 +221,8 @@ def test_dtype_float32_computes_in_float32_and_follows_float64(name, device):
     assert f32.config["dtype"] == "float32" and f64.config["dtype"] == "float64"
     if name in ("ppo", "dpo"):  # the others hand back numpy copies of their parameters
         assert f32.policy.logits.dtype is torch.float32
+    if name == "pipeline":  # every stage ran in float32: round-off differs from float64
+        assert f32.history != f64.history
     for key, values in f32.history.items():
         assert np.all(np.isfinite(values)), key
         # the first logged values agree to float32 precision (accuracies and fractions of
