@@ -727,7 +727,7 @@ def critique(text: str, principles: Any = None) -> list[Critique]:
     Parameters
     ----------
     text : str
-    principles : None, a name, or an iterable of names / :class:`Principle` objects
+    principles : None, a name, or an iterable of names or Principle objects
         Defaults to the whole :data:`CONSTITUTION`.
 
     Returns

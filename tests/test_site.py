@@ -261,6 +261,43 @@ def test_widgets_wheel_is_reproducible():
     assert a == b  # same content -> same hash -> same URL; browsers may cache it forever
 
 
+# --- the API reference ---------------------------------------------------------------------
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f"rlhf_{name}_hook", ROOT / f"docs/hooks/{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_xref_roles_become_links_to_the_one_entry_they_name():
+    xref = _load("xref")
+    html = (
+        '<h2 id="rlhf_mini.dpo.dpo_loss"></h2><h2 id="rlhf_mini.backend.Backend.asarray"></h2>'
+        '<h2 id="rlhf_mini.a.f"></h2><h2 id="rlhf_mini.b.f"></h2>'
+        "<p>:func:<code>rlhf_mini.dpo_loss</code> :meth:<code>~Backend.asarray</code> "
+        ":func:<code>f</code> :class:<code>Nowhere</code> :func:<code>dpo_loss</code></p>"
+    )
+    assert xref.link_roles(html).split("<p>")[1] == (
+        '<a href="#rlhf_mini.dpo.dpo_loss"><code>rlhf_mini.dpo_loss</code></a> '
+        '<a href="#rlhf_mini.backend.Backend.asarray"><code>asarray</code></a> '
+        "<code>f</code> <code>Nowhere</code> "  # ambiguous, unknown: plain code
+        '<a href="#rlhf_mini.dpo.dpo_loss"><code>dpo_loss</code></a></p>'
+    )
+
+
+def test_reference_page_shows_no_sphinx_roles_and_its_links_resolve(site):
+    html = (site / "reference" / "index.html").read_text()
+    assert not re.search(r":(func|class|meth|attr|data|mod|obj):", html)
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    links = re.findall(r'<a href="#(rlhf_mini[^"]*)"><code>', html)
+    assert len(links) >= 20
+    assert set(links) <= ids
+
+
 # --- bytecode compiled at build time ---------------------------------------------------------
 
 #: The header of CPython 3.12 bytecode (Pyodide 0.27's interpreter): magic 3531, then the
