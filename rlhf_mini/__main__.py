@@ -374,8 +374,12 @@ def _cmd_dpo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
     from rlhf_mini import simulate_comparisons, train_dpo
 
     c = simulate_comparisons(args.n, args.seed, temperature=args.temperature)
+    heldout = None
+    if args.heldout_fraction > 0:
+        c, heldout = c.split(args.heldout_fraction, seed=args.seed)
     res = train_dpo(
         c,
+        heldout=heldout,
         beta=args.beta,
         steps=args.steps,
         lr=args.lr,
@@ -390,13 +394,18 @@ def _cmd_dpo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
     text = _history_table(
         h,
         "step",
-        f"DPO ({args.loss_type}, beta {args.beta:g}) on {args.n} comparisons, seed {args.seed}",
+        f"DPO ({args.loss_type}, beta {args.beta:g}) on {len(c)} comparisons"
+        + ("" if heldout is None else f" ({len(heldout)} more held out)")
+        + f", seed {args.seed}",
     )
 
     def plot(path: str) -> None:
         fig, axes = _figure(3)
         for ax, key in zip(axes, ("loss", "accuracy", "kl"), strict=True):
-            ax.plot(h["step"], h[key])
+            ax.plot(h["step"], h[key], label="train" if key != "kl" else None)
+            if f"heldout_{key}" in h:
+                ax.plot(h["step"], h[f"heldout_{key}"], "--", label="held-out")
+                ax.legend()
             ax.set_xlabel("step")
             ax.set_ylabel(key)
         fig.savefig(path)
@@ -600,6 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive, default=0.1)
     p.add_argument("--loss-type", choices=("sigmoid", "ipo", "hinge", "robust"), default="sigmoid")
     p.add_argument("--label-smoothing", type=_non_negative, default=0.0)
+    p.add_argument(
+        "--heldout-fraction",
+        type=_non_negative,
+        default=0.0,
+        help="share of the comparisons kept out of training and measured (default 0)",
+    )
     backend(p)
     p.set_defaults(run=_cmd_dpo)
 

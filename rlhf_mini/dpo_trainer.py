@@ -55,13 +55,15 @@ __all__ = ["DPOResult", "dpo_optimal_policy", "train_dpo"]
 RANK_TOL = 1e-9
 
 HISTORY_KEYS = ("step", "loss", "accuracy", "reward_margin", "kl", "gold_reward")
+HELDOUT_KEYS = ("heldout_loss", "heldout_accuracy")
 
 
 class DPOResult(PolicyRun):
     """A DPO run. ``history`` (one entry per logged step): step, loss (mean DPO loss),
     accuracy (share of comparisons whose implicit reward ranks the chosen response higher),
     reward_margin (mean of chosen minus rejected implicit reward), kl (exact
-    KL(pi || pi_ref), mean over prompts), gold_reward (E_pi[gold utility])."""
+    KL(pi || pi_ref), mean over prompts), gold_reward (E_pi[gold utility]); with held-out
+    comparisons also heldout_loss and heldout_accuracy (the same loss and accuracy on them)."""
 
 
 def _selection(c: Comparisons, n_prompts: int, k: int) -> tuple[np.ndarray, ...]:
@@ -93,6 +95,7 @@ def train_dpo(
     loss_type: str = "sigmoid",
     label_smoothing: float = 0.0,
     reference: SoftmaxPolicy | None = None,
+    heldout: Comparisons | None = None,
     gold: Any = None,
     seed: int = 0,
     log_every: int | None = None,
@@ -118,6 +121,9 @@ def train_dpo(
         As in :func:`rlhf_mini.dpo_loss`.
     reference : SoftmaxPolicy, optional
         pi_ref and the initial policy; default the world's SFT policy.
+    heldout : Comparisons, optional
+        Comparisons not trained on. When given, the history also logs heldout_loss and
+        heldout_accuracy: how well the implicit reward generalises to new labels.
     gold : (P, K) array, optional
         Utility reported as gold_reward; default the world's gold utility.
     log_every : int, optional
@@ -131,6 +137,10 @@ def train_dpo(
     --------
     >>> res = train_dpo(steps=100, seed=0)
     >>> res.history["accuracy"][-1] > 0.7
+    True
+    >>> train, test = simulate_comparisons(500, 0).split(0.2, seed=0)
+    >>> res = train_dpo(train, heldout=test, steps=100, seed=0)
+    >>> res.history["heldout_accuracy"][-1] > res.history["heldout_accuracy"][0]
     True
     """
     beta = _positive_float(beta, "beta")
@@ -146,48 +156,72 @@ def train_dpo(
     world = load_world() if world is None else world
     if comparisons is None:
         comparisons = simulate_comparisons(500, seed, world=world)
-    if not isinstance(comparisons, Comparisons):
-        raise TypeError(f"comparisons must be a Comparisons, got {type(comparisons).__name__}")
     if reference is None:
         reference = sft_policy(world, backend=b.name, device=b.device)
     elif not isinstance(reference, SoftmaxPolicy):
         raise TypeError(f"reference must be a SoftmaxPolicy, got {type(reference).__name__}")
     reference = SoftmaxPolicy(to_numpy(reference.logits), b)
     n_prompts, k = reference.shape
-    if len(comparisons) == 0 or comparisons.prompt.max() >= n_prompts:
-        raise ValueError(f"comparisons must be non-empty and refer to prompts < {n_prompts}")
+    for name, c in (("comparisons", comparisons), ("heldout", heldout)):
+        if c is None and name == "heldout":
+            continue
+        if not isinstance(c, Comparisons):
+            raise TypeError(f"{name} must be a Comparisons, got {type(c).__name__}")
+        if len(c) == 0 or c.prompt.max() >= n_prompts:
+            raise ValueError(f"{name} must be non-empty and refer to prompts < {n_prompts}")
     gold_np = world.gold_utility() if gold is None else np.asarray(gold, dtype=float)
     if gold_np.shape != (n_prompts, k):
         raise ValueError(f"gold must have shape {(n_prompts, k)}, got {gold_np.shape}")
 
-    weight_np, s_w_np, s_l_np = _selection(comparisons, n_prompts, k)
-    weight = b.asarray(weight_np)  # (t,) share of the m comparisons
-    s_w, s_l = b.asarray(s_w_np), b.asarray(s_l_np)  # (t, P*K)
     logp_ref = reference.log_probs()  # (P, K)
-    ref_w = s_w @ xp.reshape(logp_ref, (-1,))  # (t,)
-    ref_l = s_l @ xp.reshape(logp_ref, (-1,))
+    flat_ref = xp.reshape(logp_ref, (-1,))  # (P*K,)
+
+    def data(c: Comparisons) -> tuple[Any, ...]:
+        """weight (t,), S_w, S_l (t, P*K) and log pi_ref of chosen / rejected (t,)."""
+        weight_np, s_w_np, s_l_np = _selection(c, n_prompts, k)
+        s_w, s_l = b.asarray(s_w_np), b.asarray(s_l_np)
+        return b.asarray(weight_np), s_w, s_l, s_w @ flat_ref, s_l @ flat_ref
+
+    def evaluate(flat_logp: Any, d: tuple[Any, ...]) -> tuple[float, float, float]:
+        """Mean DPO loss, accuracy and reward margin of the policy on data ``d``."""
+        weight, s_w, s_l, ref_w, ref_l = d
+        losses, chosen_rewards, rejected_rewards = dpo_loss(
+            s_w @ flat_logp, s_l @ flat_logp, ref_w, ref_l, beta, loss_type, label_smoothing
+        )
+        margin = chosen_rewards - rejected_rewards
+        # Exact ties are common (Adam moves tied logits identically) and round-off puts
+        # them at +-1e-16: a tie is not a win, whatever the backend's summation order.
+        ranked = xp.astype(margin > RANK_TOL, b.dtype)
+        return (
+            float(xp.sum(weight * losses)),
+            float(xp.sum(weight * ranked)),
+            float(xp.sum(weight * margin)),
+        )
+
+    train = data(comparisons)
+    weight, s_w, s_l, ref_w, ref_l = train
+    test = None if heldout is None else data(heldout)
     u_gold = b.asarray(gold_np)
     theta = reference.logits
     adam = Adam(xp, lr)
-    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+    keys = HISTORY_KEYS if test is None else HISTORY_KEYS + HELDOUT_KEYS
+    history: dict[str, list[float]] = {key: [] for key in keys}
 
     for step in range(steps + 1):
         logp = log_softmax(xp, theta)  # (P, K)
         flat = xp.reshape(logp, (-1,))
         pol_w, pol_l = s_w @ flat, s_l @ flat  # (t,)
         if step % log_every == 0 or step == steps:
-            losses, chosen_rewards, rejected_rewards = dpo_loss(
-                pol_w, pol_l, ref_w, ref_l, beta, loss_type, label_smoothing
-            )
             pi = xp.exp(logp)
-            margin = chosen_rewards - rejected_rewards
+            loss, accuracy, margin = evaluate(flat, train)
             history["step"].append(step)
-            history["loss"].append(float(xp.sum(weight * losses)))
-            # Exact ties are common (Adam moves tied logits identically) and round-off puts
-            # them at +-1e-16: a tie is not a win, whatever the backend's summation order.
-            ranked = xp.astype(margin > RANK_TOL, b.dtype)
-            history["accuracy"].append(float(xp.sum(weight * ranked)))
-            history["reward_margin"].append(float(xp.sum(weight * margin)))
+            history["loss"].append(loss)
+            history["accuracy"].append(accuracy)
+            history["reward_margin"].append(margin)
+            if test is not None:
+                loss, accuracy, _ = evaluate(flat, test)
+                history["heldout_loss"].append(loss)
+                history["heldout_accuracy"].append(accuracy)
             history["kl"].append(float(xp.mean(xp.sum(pi * (logp - logp_ref), axis=-1))))
             history["gold_reward"].append(float(xp.mean(xp.sum(pi * u_gold, axis=-1))))
         if step == steps:
@@ -207,6 +241,7 @@ def train_dpo(
         "loss_type": loss_type,
         "label_smoothing": float(label_smoothing),
         "n_comparisons": len(comparisons),
+        "n_heldout": 0 if heldout is None else len(heldout),
         "seed": seed,
         "backend": b.name,
         "dtype": dtype,

@@ -67,6 +67,18 @@ def test_dtype_option_reaches_the_run(capsys, name):
     assert config(json.loads(out))["dtype"] == "float64"
 
 
+def test_dpo_heldout_fraction_logs_heldout_metrics(capsys):
+    code, out, _ = run(capsys, "dpo", "--steps", "30", "--heldout-fraction", "0.2", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["config"]["n_comparisons"] == 400 and data["config"]["n_heldout"] == 100
+    assert len(data["history"]["heldout_accuracy"]) == len(data["history"]["step"])
+    code, out, _ = run(capsys, "dpo", "--steps", "30", "--heldout-fraction", "0.2")
+    assert "heldout_accuracy" in out and "(100 more held out)" in out
+    code, out, err = run(capsys, "dpo", "--heldout-fraction", "1.5")
+    assert code == 2 and "heldout_fraction" in err
+
+
 def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
     code, out, _ = run(capsys, "ppo", "--beta", "0.01", "0.2", "--json")
     assert code == 0

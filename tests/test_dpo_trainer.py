@@ -121,11 +121,63 @@ def test_history_json_and_determinism(data):
         ({"comparisons": [(0, 1, 2)]}, TypeError, "comparisons"),
         ({"reference": np.zeros((14, 5))}, TypeError, "reference"),
         ({"gold": np.zeros(3)}, ValueError, "gold"),
+        ({"heldout": [(0, 1, 2)]}, TypeError, "heldout"),
+        ({"heldout": simulate_comparisons(10, 0).subset(slice(0, 0))}, ValueError, "heldout"),
     ],
 )
 def test_bad_arguments_raise_naming_them(kwargs, error, name):
     with pytest.raises(error, match=name):
         train_dpo(**{"steps": 2, **kwargs})
+
+
+# --- held-out comparisons -------------------------------------------------------------------
+
+
+def _direct_loss_and_accuracy(result, c, beta):
+    """Mean DPO loss and accuracy of ``result.policy`` on ``c``, comparison by comparison."""
+    from rlhf_mini import dpo_loss
+
+    logp = np.log(result.policy.to_numpy())
+    ref = np.log(result.reference.to_numpy())
+    losses, chosen, rejected = dpo_loss(
+        logp[c.prompt, c.chosen],
+        logp[c.prompt, c.rejected],
+        ref[c.prompt, c.chosen],
+        ref[c.prompt, c.rejected],
+        beta,
+    )
+    return float(np.mean(losses)), float(np.mean(chosen - rejected > 1e-9))
+
+
+def test_heldout_metrics_are_the_final_policy_on_the_heldout_data():
+    train, test = simulate_comparisons(300, 1, temperature=2.0).split(0.3, seed=1)
+    res = train_dpo(train, heldout=test, beta=0.2, steps=60, seed=0)
+    loss, accuracy = _direct_loss_and_accuracy(res, test, 0.2)
+    assert res.history["heldout_loss"][-1] == pytest.approx(loss, rel=1e-12)
+    assert res.history["heldout_accuracy"][-1] == pytest.approx(accuracy, abs=1e-12)
+    assert res.history["heldout_loss"][0] == pytest.approx(np.log(2))  # pi = pi_ref at step 0
+    assert res.config["n_heldout"] == len(test) == 90
+    # held-out data are only measured: training is the same without them
+    plain = train_dpo(train, beta=0.2, steps=60, seed=0)
+    assert set(res.history) - set(plain.history) == {"heldout_loss", "heldout_accuracy"}
+    for key, values in plain.history.items():
+        assert res.history[key] == values, key
+
+
+def test_heldout_equal_to_the_training_data_repeats_the_training_metrics(data):
+    res = train_dpo(data, heldout=data, steps=20, log_every=5, seed=0)
+    assert res.history["heldout_loss"] == pytest.approx(res.history["loss"], rel=1e-12)
+    assert res.history["heldout_accuracy"] == pytest.approx(res.history["accuracy"], abs=1e-12)
+
+
+def test_small_noisy_data_overfit_heldout_loss_turns_back_up():
+    # 42 noisy comparisons, weak KL: DPO memorises them, the held-out loss passes a minimum
+    train, test = simulate_comparisons(60, 0, temperature=2.0).split(0.3, seed=0)
+    h = train_dpo(train, heldout=test, beta=0.1, steps=400, seed=0).history
+    heldout = np.array(h["heldout_loss"])
+    assert heldout.min() < heldout[-1] - 0.02
+    assert h["loss"][-1] < heldout[-1] - 0.2
+    assert h["accuracy"][-1] > h["heldout_accuracy"][-1] + 0.1
 
 
 def test_numpy_and_torch_agree(data):

@@ -188,8 +188,12 @@ def test_pipeline_views_follow_the_library_stages():
 def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     data = dpo_trainer.Comparison(seed=0)
     dpo, ppo = data.run(0.5)
-    assert dpo.config["n_comparisons"] == dpo_trainer.N_COMPARISONS
+    n_heldout = round(dpo_trainer.HELDOUT_FRACTION * dpo_trainer.N_COMPARISONS)
+    assert dpo.config["n_heldout"] == n_heldout == len(data.heldout)
+    assert dpo.config["n_comparisons"] == dpo_trainer.N_COMPARISONS - n_heldout
     assert dpo.history["loss"][0] == pytest.approx(np.log(2))
+    # the implicit reward generalises: held-out pairs ordered well above chance
+    assert dpo.final()["heldout_accuracy"] > 0.7
     for res in (dpo, ppo):
         assert res.final()["gold_reward"] > data.reference_gold
         assert res.final()["kl"] > 0

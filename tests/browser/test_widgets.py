@@ -216,7 +216,8 @@ def test_dpo_trainer_runs_and_compares_with_ppo(shared_pages, site):
     page, widget = _widget(shared_pages, site, "dpo-trainer")
     assert _value(widget, "beta") == str(dpo_trainer.DEFAULT_BETA)
     data = _chart_data(page, widget, "dpo")
-    assert len(data) == 3  # loss, accuracy, margin
+    assert len(data) == 4  # loss, accuracy, held-out accuracy, margin
+    assert data[2][-1]["y"] > 0.7  # held-out pairs ordered well above chance
     assert data[0][0]["y"] == pytest.approx(math.log(2))  # the policy starts at pi_ref
     assert data[0][-1]["y"] < data[0][0]["y"]
     ref, dpo_gold, ppo_gold = (

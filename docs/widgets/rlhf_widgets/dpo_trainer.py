@@ -1,10 +1,12 @@
 """DPO trainer: pick beta, train DPO on the comparisons, and compare with PPO on the same data.
 
-UI only. The comparisons are :func:`rlhf_mini.simulate_comparisons`; DPO is
-:func:`rlhf_mini.train_dpo` on them; PPO is :func:`rlhf_mini.train_ppo` against a reward
-model fitted to the *same* comparisons (:func:`rlhf_mini.train_reward_model`), with the
-same beta and the same SFT reference. :class:`Comparison` (pure, tested in CPython in
-tests/test_widget_logic.py) holds the data and runs both.
+UI only. The comparisons are :func:`rlhf_mini.simulate_comparisons`, split into training
+and held-out comparisons; DPO is :func:`rlhf_mini.train_dpo` on the training ones (the
+held-out ones measure how its implicit reward generalises); PPO is
+:func:`rlhf_mini.train_ppo` against a reward model fitted to the *same* training comparisons
+(:func:`rlhf_mini.train_reward_model`), with the same beta and the same SFT reference.
+:class:`Comparison` (pure, tested in CPython in tests/test_widget_logic.py) holds the data
+and runs both.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 BETAS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 DEFAULT_BETA = 0.5
 N_COMPARISONS = 500
+HELDOUT_FRACTION = 0.2
 DPO_STEPS = 150
 PPO_STEPS = 100
 RM_EPOCHS = 100
@@ -41,9 +44,11 @@ class Comparison:
     def __init__(self, seed: int = 0):
         self.seed = seed
         self.world = load_world()
-        self.comparisons = simulate_comparisons(N_COMPARISONS, seed, world=self.world)
+        self.comparisons, self.heldout = simulate_comparisons(
+            N_COMPARISONS, seed, world=self.world
+        ).split(HELDOUT_FRACTION, seed=seed)
         self.reward_model = train_reward_model(
-            self.comparisons, epochs=RM_EPOCHS, seed=seed, world=self.world
+            self.comparisons, heldout=self.heldout, epochs=RM_EPOCHS, seed=seed, world=self.world
         ).model
         self.reference = sft_policy(self.world)
         gold = self.world.gold_utility()
@@ -51,7 +56,12 @@ class Comparison:
 
     def run(self, beta: float) -> tuple[DPOResult, PPOResult]:
         dpo = train_dpo(
-            self.comparisons, beta=beta, steps=DPO_STEPS, seed=self.seed, world=self.world
+            self.comparisons,
+            heldout=self.heldout,
+            beta=beta,
+            steps=DPO_STEPS,
+            seed=self.seed,
+            world=self.world,
         )
         ppo = train_ppo(
             self.reward_model, beta=beta, steps=PPO_STEPS, seed=self.seed, world=self.world
@@ -98,8 +108,9 @@ def build(w: Widget) -> None:
         slider,
         h(
             "p",
-            f"{N_COMPARISONS} comparisons; DPO: {DPO_STEPS} Adam steps on them; PPO: "
-            f"{PPO_STEPS} steps against a reward model fitted to the same comparisons.",
+            f"{len(data.comparisons)} comparisons to train on and {len(data.heldout)} held "
+            f"out; DPO: {DPO_STEPS} Adam steps on the training ones; PPO: {PPO_STEPS} steps "
+            "against a reward model fitted to the same training comparisons.",
             data_output="setup",
         ),
         chart.element,
@@ -123,6 +134,11 @@ def build(w: Widget) -> None:
                 Series("loss", list(zip(steps, hist["loss"], strict=True)), 0),
                 Series("accuracy", list(zip(steps, hist["accuracy"], strict=True)), 1),
                 Series(
+                    "held-out accuracy",
+                    list(zip(steps, hist["heldout_accuracy"], strict=True)),
+                    3,
+                ),
+                Series(
                     "reward margin", list(zip(steps, hist["reward_margin"], strict=True)), 2, "y2"
                 ),
             ]
@@ -137,7 +153,8 @@ def build(w: Widget) -> None:
             "accuracy",
             d["accuracy"],
             f"DPO after {d['step']:g} steps: loss {d['loss']:.3f}, preference accuracy "
-            f"{d['accuracy']:.1%}, mean implicit reward margin {d['reward_margin']:.2f}.",
+            f"{d['accuracy']:.1%} on the training comparisons and {d['heldout_accuracy']:.1%} "
+            f"on the held-out ones, mean implicit reward margin {d['reward_margin']:.2f}.",
         )
 
     w.on(slider, "input", label)
