@@ -309,3 +309,19 @@ def test_runtime_blocked_every_widget_shows_its_error(page, server, site, blocke
     if page.locator(".rlhf-quiz").count():
         page.locator(".rlhf-quiz-options button").first.click()
         assert page.locator(".rlhf-quiz-feedback").first.text_content()
+
+
+# --- math ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("notebook", ["reward-model-and-ppo", "dpo-vs-ppo"])
+def test_notebook_formulas_are_typeset_by_katex(page, server, site, notebook):
+    page.goto(server.url(f"notebooks/{notebook}/"))
+    cells = page.locator(".jupyter-wrapper .jp-RenderedMarkdown")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jupyter-wrapper .jp-RenderedMarkdown .katex').length"
+    )
+    assert cells.locator(".katex").count() >= 4
+    assert page.locator(".katex-error").count() == 0
+    assert not [t for t in cells.all_inner_texts() if "$" in t]  # no TeX left untypeset
+    page.guard.check()
