@@ -180,8 +180,9 @@ def compile_bytecode(jobs: dict[Path, str]) -> dict[Path, Path]:
     ``jobs`` maps a zip to ``"sourceless"`` (``foo.py`` becomes ``foo.pyc``) or ``"cached"``
     (``foo.py`` kept, ``__pycache__/foo.cpython-312.pyc`` added); see compile_bytecode.mjs.
     Pyodide 0.27's npm package and numpy's wheel hold sources only, so without this the
-    reader's browser compiles every module it imports on every cold start: on the 2-core
-    dev machine that was more than half of the time a page took to become interactive.
+    reader's browser compiles every module it imports on every page load (Pyodide's file
+    system lives in memory): on the 2-core dev machine the playground page became
+    interactive after 8.4 s without this step and 4.8 s with it (bench/browser.py).
     The bytecode comes from Pyodide's own interpreter (run by Node, which ``npm ci``
     already needs), so its magic number is the browser's. Outputs are cached under
     ``build/runtime/bytecode/`` by the input's and the script's sha256.
