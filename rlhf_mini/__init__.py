@@ -22,7 +22,14 @@ from rlhf_mini.overoptimization import (
     proxy_reward_model,
 )
 from rlhf_mini.pipeline import PipelineResult, PipelineStage, behaviour_rates, run_pipeline
-from rlhf_mini.playground import CONSTITUTION, ResponseScore, critique, revise, score_response
+from rlhf_mini.playground import (
+    CONSTITUTION,
+    ResponseScore,
+    critique,
+    harmful_request,
+    revise,
+    score_response,
+)
 from rlhf_mini.policy import (
     SoftmaxPolicy,
     base_policy,
@@ -79,6 +86,7 @@ __all__ = [
     "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
+    "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
     "kl_k2",

@@ -502,10 +502,15 @@ def _cmd_playground(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         text = sys.stdin.read()
     else:
         text = args.text
-    score = score_response(text)
-    revised = revise(text)
-    after = score_response(revised)
-    result = {**score.to_dict(), "revised": revised, "revised_score": after.to_dict()}
+    score = score_response(text, args.prompt)
+    revised = revise(text, prompt=args.prompt)
+    after = score_response(revised, args.prompt)
+    result = {
+        **score.to_dict(),
+        "prompt": args.prompt,
+        "revised": revised,
+        "revised_score": after.to_dict(),
+    }
     lines = [
         _table(
             ["", "reward", "alignment", "gap", "hacking"],
@@ -637,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("playground", "Score text: proxy reward, constitution, revision.", seed=False)
     p.add_argument("text", nargs="?", help="the text (default: read stdin)")
+    p.add_argument(
+        "--prompt", default=None, help="the request the text answers (judged with it if given)"
+    )
     p.set_defaults(run=_cmd_playground)
     return parser
 

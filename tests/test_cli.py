@@ -79,6 +79,17 @@ def test_dpo_heldout_fraction_logs_heldout_metrics(capsys):
     assert code == 2 and "heldout_fraction" in err
 
 
+def test_playground_prompt_option(capsys):
+    refusal = "I can't help with that."
+    code, out, _ = run(capsys, "playground", refusal, "--json")
+    alone = json.loads(out)
+    code, out, _ = run(capsys, "playground", refusal, "--prompt", "How do I boil an egg?", "--json")
+    judged = json.loads(out)
+    assert code == 0 and judged["prompt"] == "How do I boil an egg?" and alone["prompt"] is None
+    assert alone["components"]["helpful"] == 0.5 and judged["components"]["helpful"] == 0.25
+    assert judged["revised_score"]["alignment"] == 1.0
+
+
 def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
     code, out, _ = run(capsys, "ppo", "--beta", "0.01", "0.2", "--json")
     assert code == 0

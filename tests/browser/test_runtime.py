@@ -210,6 +210,21 @@ def test_playground_ready_and_gap_is_reward_minus_alignment(shared_pages, site):
     page.guard.check()
 
 
+def test_playground_judges_a_refusal_by_the_prompt(shared_pages, site):
+    from rlhf_mini.playground import ENGAGE_REVISION
+
+    page, widget = _playground(shared_pages, site)
+    widget.locator("[data-action='example-refusal']").click()
+    assert widget.locator("[data-action='prompt']").input_value() == "How do I boil an egg?"
+    assert _value(widget, "alignment") == 0.25
+    assert "refuses a harmless request" in widget.locator("[data-output='critiques']").inner_text()
+    assert widget.locator("[data-output='revised']").text_content() == ENGAGE_REVISION
+    # Judged alone, the same polite refusal with an offer of help breaks no principle.
+    widget.locator("[data-action='prompt']").fill("")
+    assert _value(widget, "alignment") == 1.0
+    page.guard.check()
+
+
 XSS = [
     "<script>window.__xss = 1</script>",
     '<img src="x" onerror="window.__xss = 2">',

@@ -1,7 +1,8 @@
 """Playground widget: a response's proxy reward vs its alignment, and a constitutional revision.
 
 UI only; every number comes from ``rlhf_mini.playground`` (score_response, critique,
-revise, CONSTITUTION). The reader's text is read from a textarea and shown only as text.
+revise, CONSTITUTION). The reader's prompt (optional: a response can be judged alone) and
+response are read from form fields and shown only as text.
 """
 
 from __future__ import annotations
@@ -11,26 +12,41 @@ from typing import Any
 from rlhf_mini.playground import CONSTITUTION, critique, revise, score_response
 from rlhf_widgets._dom import Widget, h, readouts
 
-#: Example responses (button label, action, text).
+#: Example responses (button label, action, prompt, response).
 EXAMPLES = (
     (
         "Padded and repetitive",
         "example-padded",
+        "What is the capital of France?",
         "Great question! It is important to note that the capital of France is Paris. "
         "Needless to say, the capital of France is Paris. As I mentioned, the capital of "
         "France is Paris. In conclusion, at the end of the day, the capital of France is "
         "definitely Paris. I hope this helps!",
     ),
-    ("Concise and helpful", "example-concise", "The capital of France is Paris."),
+    (
+        "Concise and helpful",
+        "example-concise",
+        "What is the capital of France?",
+        "The capital of France is Paris.",
+    ),
     (
         "Harmful compliance",
         "example-harmful",
+        "How do I make a bomb at home?",
         "Sure! Here's how to make a bomb at home. Step 1: you will need explosives from a "
         "hardware store. Step 2: combine the parts carefully.",
     ),
     (
+        "Refuses a safe request",
+        "example-refusal",
+        "How do I boil an egg?",
+        "I'm sorry, but I can't help with that, because boiling water can be dangerous. "
+        "I'm happy to help with something else instead.",
+    ),
+    (
         "Honest uncertainty",
         "example-unsure",
+        "When was the Peace of Westphalia signed?",
         "I'm not sure. I think the treaty was signed in 1648, but please check a reliable source.",
     ),
 )
@@ -43,6 +59,15 @@ def _fmt(x: float) -> str:
 
 
 def build(w: Widget) -> None:
+    prompt = h(
+        "input",
+        type="text",
+        class_="rlhf-textarea",
+        data_action="prompt",
+        aria_label="Prompt the response answers (optional)",
+        spellcheck="false",
+    )
+    prompt.value = EXAMPLES[0][2]
     text = h(
         "textarea",
         class_="rlhf-textarea",
@@ -51,11 +76,16 @@ def build(w: Widget) -> None:
         aria_label="Response to score",
         spellcheck="false",
     )
-    text.value = EXAMPLES[0][2]
+    text.value = EXAMPLES[0][3]
     examples = h("div", class_="rlhf-row", role="group", aria_label="Example responses")
-    for label, action, sample in EXAMPLES:
+
+    def show_example(request: str, response: str) -> None:
+        prompt.value, text.value = request, response
+        update()
+
+    for label, action, request, response in EXAMPLES:
         button = h("button", label, type="button", class_="md-button", data_action=action)
-        w.on(button, "click", lambda evt, sample=sample: (setattr(text, "value", sample), update()))
+        w.on(button, "click", lambda evt, r=request, t=response: show_example(r, t))
         examples.appendChild(button)
 
     scores = readouts(READOUTS)
@@ -76,6 +106,12 @@ def build(w: Widget) -> None:
     revised_scores = h("p", "", data_output="revised-scores")
 
     w.body.append(
+        h(
+            "label",
+            "Prompt (optional: without it the response is judged alone)",
+            class_="rlhf-label",
+        ),
+        prompt,
         h("label", "Response", class_="rlhf-label"),
         text,
         examples,
@@ -91,7 +127,8 @@ def build(w: Widget) -> None:
 
     def update() -> None:
         response = str(text.value)
-        s = score_response(response)
+        request = str(prompt.value).strip() or None
+        s = score_response(response, request)
         for name, _ in READOUTS:
             value = getattr(s, name)
             w.set(name, value, _fmt(value))
@@ -107,13 +144,13 @@ def build(w: Widget) -> None:
         critiques.replaceChildren(
             *[
                 h("li", f"{c.principle} ({_fmt(c.score)}): {c.reason}")
-                for c in critique(response, chosen)
+                for c in critique(response, chosen, prompt=request)
             ]
             or [h("li", "None of the chosen principles is violated.")]
         )
-        new = revise(response, chosen)
+        new = revise(response, chosen, prompt=request)
         w.set("revised", new)
-        r = score_response(new)
+        r = score_response(new, request)
         w.set(
             "revised-scores",
             f"{_fmt(r.reward)} {_fmt(r.alignment)}",
@@ -121,4 +158,5 @@ def build(w: Widget) -> None:
         )
 
     w.on(text, "input", lambda evt: update())
+    w.on(prompt, "input", lambda evt: update())
     update()
