@@ -50,6 +50,7 @@ from rlhf_mini.reward_model import (
     RewardModelResult,
     default_reward_model,
     pair_accuracy,
+    reward_model_training,
     train_reward_model,
 )
 from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
@@ -101,6 +102,7 @@ __all__ = [
     "preference_probability",
     "proxy_reward_model",
     "revise",
+    "reward_model_training",
     "run_pipeline",
     "score_response",
     "sft_policy",

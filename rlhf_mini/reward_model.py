@@ -5,6 +5,7 @@ Public names
 RewardModel                 r(x, y) = w . phi(x, y); ``score_table()`` scores every response
 RewardModelResult           the trained model and its per-epoch history
 train_reward_model(...)     full-batch gradient descent on the Bradley–Terry loss
+reward_model_training(...)  the same run, one result per logged epoch (for live displays)
 reward_model_loss(w, ...)   the loss and its explicit gradient w.r.t. the weights
 default_reward_model(seed)  the reward model trainers use when given none
 pair_accuracy(scores, u)    how often two score tables order same-prompt pairs alike
@@ -23,6 +24,7 @@ carried to the weights by the chain rule, since dr/dw = phi:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,7 @@ __all__ = [
     "default_reward_model",
     "pair_accuracy",
     "reward_model_loss",
+    "reward_model_training",
     "train_reward_model",
 ]
 
@@ -164,69 +167,134 @@ def train_reward_model(
     >>> res.history["heldout_accuracy"][-1] > 0.7
     True
     """
-    if not isinstance(comparisons, Comparisons):
-        raise TypeError(f"comparisons must be a Comparisons, got {type(comparisons).__name__}")
-    epochs = _positive_int(epochs, "epochs")
-    log_every = _positive_int(log_every, "log_every")
-    lr = _positive_float(lr, "lr")
-    if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    b = resolve_backend(backend, device, dtype)
-    xp = b.xp
-    world = load_world() if world is None else world
-    if heldout is None:
-        train, heldout = comparisons.split(heldout_fraction, seed)
-    else:
-        train = comparisons
-    if len(train) == 0:
-        raise ValueError("comparisons must leave at least one training comparison")
-    phi = world.feature_table()  # (P, K, F)
+    fit = _Fit(
+        comparisons,
+        epochs=epochs,
+        lr=lr,
+        l2=l2,
+        heldout=heldout,
+        heldout_fraction=heldout_fraction,
+        seed=seed,
+        log_every=log_every,
+        world=world,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+    )
+    for _ in fit.steps():
+        pass
+    return fit.result()
 
-    def gather(c: Comparisons) -> tuple[Any, Any]:
-        return b.asarray(phi[c.prompt, c.chosen]), b.asarray(phi[c.prompt, c.rejected])
 
-    phi_c, phi_r = gather(train)  # (m, F) each
-    has_heldout = len(heldout) > 0
-    if has_heldout:
-        hphi_c, hphi_r = gather(heldout)
-    w = b.zeros((world.n_features,))
-    history: dict[str, list[float]] = {
-        k: []
-        for k in ("epoch", "train_loss", "train_accuracy")
-        + (("heldout_loss", "heldout_accuracy") if has_heldout else ())
-    }
+def reward_model_training(comparisons: Comparisons, **options: Any) -> Iterator[RewardModelResult]:
+    """:func:`train_reward_model` one logged epoch at a time, for a live display.
 
-    def log(epoch: int) -> None:
-        s_c, s_r = phi_c @ w, phi_r @ w
+    Takes the same arguments. Yields the result so far (model, history up to this epoch,
+    metrics of this model) after every logged epoch; the last item equals what
+    ``train_reward_model`` returns. Bad arguments raise here, not at the first ``next()``.
+
+    Examples
+    --------
+    >>> from rlhf_mini.world import simulate_comparisons
+    >>> run = reward_model_training(simulate_comparisons(400, seed=0), epochs=100, log_every=50)
+    >>> [(r.history["epoch"][-1], round(r.metrics["gold_pair_accuracy"], 2)) for r in run]
+    [(0, 0.0), (50, 0.99), (100, 0.99)]
+    """
+    fit = _Fit(comparisons, **options)
+    return (fit.result() for _ in fit.steps())
+
+
+class _Fit:
+    """One run of the reward-model trainer: checked inputs, arrays, weights, history."""
+
+    def __init__(
+        self,
+        comparisons: Comparisons,
+        epochs: int = 200,
+        lr: float = 2.0,
+        l2: float = 1e-3,
+        heldout: Comparisons | None = None,
+        heldout_fraction: float = 0.2,
+        seed: int = 0,
+        log_every: int = 1,
+        world: World | None = None,
+        backend: str = "numpy",
+        device: Any = None,
+        dtype: str = "float64",
+    ):
+        if not isinstance(comparisons, Comparisons):
+            raise TypeError(f"comparisons must be a Comparisons, got {type(comparisons).__name__}")
+        self.epochs = _positive_int(epochs, "epochs")
+        self.log_every = _positive_int(log_every, "log_every")
+        self.lr = _positive_float(lr, "lr")
+        if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        self.l2 = float(l2)
+        self.b = b = resolve_backend(backend, device, dtype)
+        self.world = world = load_world() if world is None else world
+        if heldout is None:
+            self.train, self.heldout = comparisons.split(heldout_fraction, seed)
+        else:
+            self.train, self.heldout = comparisons, heldout
+        if len(self.train) == 0:
+            raise ValueError("comparisons must leave at least one training comparison")
+        phi = world.feature_table()  # (P, K, F)
+
+        def gather(c: Comparisons) -> tuple[Any, Any]:
+            return b.asarray(phi[c.prompt, c.chosen]), b.asarray(phi[c.prompt, c.rejected])
+
+        self.phi_c, self.phi_r = gather(self.train)  # (m, F) each
+        self.has_heldout = len(self.heldout) > 0
+        if self.has_heldout:
+            self.hphi_c, self.hphi_r = gather(self.heldout)
+        self.w = b.zeros((world.n_features,))
+        self.history: dict[str, list[float]] = {
+            k: []
+            for k in ("epoch", "train_loss", "train_accuracy")
+            + (("heldout_loss", "heldout_accuracy") if self.has_heldout else ())
+        }
+        self.config = {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "l2": self.l2,
+            "seed": seed,
+            "backend": b.name,
+            "dtype": dtype,
+        }
+
+    def _log(self, epoch: int) -> None:
+        xp, w, history = self.b.xp, self.w, self.history
+        s_c, s_r = self.phi_c @ w, self.phi_r @ w
         history["epoch"].append(epoch)
         history["train_loss"].append(float(bradley_terry_loss(s_c, s_r)))
-        history["train_accuracy"].append(float(xp.mean(xp.astype(s_c > s_r, b.dtype))))
-        if has_heldout:
-            h_c, h_r = hphi_c @ w, hphi_r @ w
+        history["train_accuracy"].append(float(xp.mean(xp.astype(s_c > s_r, self.b.dtype))))
+        if self.has_heldout:
+            h_c, h_r = self.hphi_c @ w, self.hphi_r @ w
             history["heldout_loss"].append(float(bradley_terry_loss(h_c, h_r)))
-            history["heldout_accuracy"].append(float(xp.mean(xp.astype(h_c > h_r, b.dtype))))
+            history["heldout_accuracy"].append(float(xp.mean(xp.astype(h_c > h_r, self.b.dtype))))
 
-    for epoch in range(epochs):
-        if epoch % log_every == 0:
-            log(epoch)
-        _, grad_w = reward_model_loss(w, phi_c, phi_r, l2)
-        w = w - lr * grad_w
-    log(epochs)
+    def steps(self) -> Iterator[int]:
+        """Train, yielding each logged epoch once it is in the history."""
+        for epoch in range(self.epochs):
+            if epoch % self.log_every == 0:
+                self._log(epoch)
+                yield epoch
+            _, grad_w = reward_model_loss(self.w, self.phi_c, self.phi_r, self.l2)
+            self.w = self.w - self.lr * grad_w
+        self._log(self.epochs)
+        yield self.epochs
 
-    model = RewardModel(np.asarray(to_numpy(w), dtype=float).copy(), world.features)
-    gold = world.gold_utility()
-    metrics = {"gold_pair_accuracy": pair_accuracy(model.score_table(world), gold)}
-    if has_heldout:
-        metrics["heldout_label_gold_agreement"] = heldout.agreement(gold)
-    config = {
-        "epochs": epochs,
-        "lr": lr,
-        "l2": float(l2),
-        "seed": seed,
-        "backend": b.name,
-        "dtype": dtype,
-    }
-    return RewardModelResult(model, history, metrics, len(train), len(heldout), config)
+    def result(self) -> RewardModelResult:
+        """The model as it is now, with a copy of the history so far."""
+        model = RewardModel(np.asarray(to_numpy(self.w), dtype=float).copy(), self.world.features)
+        gold = self.world.gold_utility()
+        metrics = {"gold_pair_accuracy": pair_accuracy(model.score_table(self.world), gold)}
+        if self.has_heldout:
+            metrics["heldout_label_gold_agreement"] = self.heldout.agreement(gold)
+        history = {k: list(v) for k, v in self.history.items()}
+        return RewardModelResult(
+            model, history, metrics, len(self.train), len(self.heldout), dict(self.config)
+        )
 
 
 def default_reward_model(

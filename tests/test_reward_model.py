@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rlhf_mini import load_world, pair_accuracy, simulate_comparisons, train_reward_model
+from rlhf_mini import (
+    load_world,
+    pair_accuracy,
+    reward_model_training,
+    simulate_comparisons,
+    train_reward_model,
+)
 from rlhf_mini.reward_model import RewardModel, reward_model_loss
 
 
@@ -172,3 +178,32 @@ def test_numpy_and_torch_agree():
     for key in a.history:
         np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(a.model.weights, b.model.weights, rtol=1e-12)
+
+
+# --- reward_model_training: the same run, one snapshot per logged epoch -----------------------
+
+
+def test_training_snapshots_end_at_the_trained_model_and_grow_one_epoch_at_a_time():
+    data = simulate_comparisons(300, seed=4, temperature=1.5)
+    final = train_reward_model(data, epochs=30, log_every=10, seed=4)
+    snaps = list(reward_model_training(data, epochs=30, log_every=10, seed=4))
+    assert [s.history["epoch"] for s in snaps] == [[0], [0, 10], [0, 10, 20], [0, 10, 20, 30]]
+    last = snaps[-1]
+    np.testing.assert_array_equal(last.model.weights, final.model.weights)
+    assert last.history == final.history and last.metrics == final.metrics
+    assert last.config == final.config and (last.n_train, last.n_heldout) == (240, 60)
+    for i, snap in enumerate(snaps):  # each history is the final one up to that epoch
+        assert snap.history == {k: v[: i + 1] for k, v in final.history.items()}
+    # each snapshot's model is the one of its epoch: the first is w = 0
+    assert not snaps[0].model.weights.any() and snaps[1].model.weights.any()
+    snaps[0].history["epoch"].append(99)  # snapshots are copies
+    assert snaps[1].history["epoch"] == [0, 10]
+
+
+def test_training_checks_its_arguments_at_once():
+    with pytest.raises(TypeError, match="comparisons"):
+        reward_model_training([(0, 1, 2)])
+    with pytest.raises(ValueError, match="epochs"):
+        reward_model_training(simulate_comparisons(10, seed=0), epochs=0)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        reward_model_training(simulate_comparisons(10, seed=0), epoch=5)

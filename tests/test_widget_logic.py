@@ -106,6 +106,15 @@ def test_preference_game_is_deterministic_and_checks_input():
 # --- reward training -------------------------------------------------------------------
 
 
+def test_reward_training_live_snapshots_end_at_the_trained_model():
+    snapshots = list(reward_training.training(200, 1.0, seed=0))
+    assert len(snapshots) == reward_training.EPOCHS + 1
+    assert [s.history["epoch"][-1] for s in snapshots] == list(range(reward_training.EPOCHS + 1))
+    final = reward_training.train(200, 1.0, seed=0)
+    assert snapshots[-1].history == final.history
+    np.testing.assert_array_equal(snapshots[-1].model.weights, final.model.weights)
+
+
 def test_reward_training_logs_every_epoch_and_sample_rows_are_the_model():
     res = reward_training.train(200, 1.0, seed=0)
     assert res.history["epoch"] == list(range(reward_training.EPOCHS + 1))

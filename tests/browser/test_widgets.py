@@ -17,7 +17,7 @@ from sitebuild import AXE, pages_with
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "widgets"))
 
-from rlhf_widgets import dpo_trainer, ppo_sweep
+from rlhf_widgets import dpo_trainer, ppo_sweep, reward_training
 from rlhf_widgets.preference_game import PreferenceGame
 
 WIDGETS = ("preference-game", "reward-training", "ppo-sweep", "pipeline", "dpo-trainer")
@@ -119,8 +119,16 @@ def test_preference_game_survives_100_rapid_clicks(shared_pages, site):
     page.guard.check()
 
 
+def _trained(widget) -> None:
+    """Wait until the live training run of the reward-training widget has finished."""
+    widget.page.wait_for_selector(
+        ".rlhf-widget[data-widget='reward-training'][data-training='done']", timeout=30_000
+    )
+
+
 def test_reward_training_chart_updates(shared_pages, site):
     page, widget = _widget(shared_pages, site, "reward-training")
+    _trained(widget)
     before = _chart_data(page, widget, "training")
     assert len(before) == 4  # train / held-out loss and accuracy
     assert len(before[0]) == 101  # epochs 0..100
@@ -129,6 +137,15 @@ def test_reward_training_chart_updates(shared_pages, site):
     held = float(_value(widget, "heldout-accuracy"))
     widget.locator("select[data-action='n']").select_option("1000")
     widget.locator("[data-action='train']").click()
+    # Live: right after the click the chart holds epoch 0 only, then grows frame by frame.
+    assert widget.get_attribute("data-training") == "running"
+    assert len(_chart_data(page, widget, "training")[0]) < 101
+    page.wait_for_function(
+        "() => { const c = document.querySelector(\"canvas[data-chart='training']\");"
+        " const n = Chart.getChart(c).data.datasets[0].data.length; return n > 1 && n < 101; }"
+    )
+    _trained(widget)
+    assert _value(widget, "epochs") == "100"
     after = _chart_data(page, widget, "training")
     assert len(after[0]) == 101 and after[0] != before[0]
     assert _text(widget, "data").startswith("800 train + 200 held-out")
@@ -139,6 +156,22 @@ def test_reward_training_chart_updates(shared_pages, site):
     assert rewards == sorted(rewards, reverse=True)
     widget.locator("[data-action='resample']").click()
     assert "seed 1" in _text(widget, "data")
+    _trained(widget)
+    page.guard.check()
+
+
+def test_reward_training_new_run_stops_the_one_in_progress(shared_pages, site):
+    page, widget = _widget(shared_pages, site, "reward-training")
+    _trained(widget)
+    for _ in range(5):  # five runs started before any can finish
+        widget.locator("[data-action='resample']").click()
+    _trained(widget)
+    data = _chart_data(page, widget, "training")
+    assert [p["x"] for p in data[0]] == list(range(101))  # one run's epochs, once each
+    # and what is shown is that run's final model (its table is the last seed's model)
+    n, temperature, seed = _value(widget, "data").split()  # the last run's data set
+    res = reward_training.train(int(n), float(temperature), int(seed))
+    assert float(_value(widget, "heldout-accuracy")) == res.history["heldout_accuracy"][-1]
     page.guard.check()
 
 

@@ -141,8 +141,14 @@ class Chart:
             scale.grid.color = grid
         self.chart.update("none")
 
-    def show(self, series: Sequence[Series]) -> None:
-        """Plot exactly ``series`` (replacing what was there) and redraw."""
+    def x_range(self, low: float, high: float) -> None:
+        """Fix the x axis to [low, high] (a live chart then grows without rescaling)."""
+        self.chart.options.scales.x.min = low
+        self.chart.options.scales.x.max = high
+
+    def show(self, series: Sequence[Series], *, animate: bool = True) -> None:
+        """Plot exactly ``series`` (replacing what was there) and redraw; ``animate=False``
+        redraws at once (for frame-by-frame updates)."""
         datasets = []
         for s in series:
             colour = COLOURS[s.style % len(COLOURS)]
@@ -161,4 +167,7 @@ class Chart:
                 }
             )
         self.chart.data.datasets = js_object(datasets)
-        self.chart.update()
+        if animate:
+            self.chart.update()
+        else:
+            self.chart.update("none")

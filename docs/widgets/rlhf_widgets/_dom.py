@@ -70,19 +70,28 @@ class Widget:
         self.name = root.getAttribute("data-widget")
         self.body = h("div", class_="rlhf-widget-body")
 
-    def on(self, element: Any, event: str, handler: Callable[[Any], None]) -> None:
-        """``element.addEventListener(event, handler)``; a failing handler shows its error."""
+    def guard(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``handler`` that shows its error in the widget instead of raising (for events
+        and animation frames)."""
 
-        def guarded(evt: Any) -> None:
+        def guarded(arg: Any) -> None:
             try:
-                handler(evt)
+                handler(arg)
             except Exception as exc:
                 show_error(self.root, f"{type(exc).__name__}: {exc}")
                 js.console.error(f"widget {self.name}:\n{traceback.format_exc()}")
 
-        proxy = create_proxy(guarded)
+        return guarded
+
+    def proxy(self, handler: Callable[[Any], None]) -> Any:
+        """A JS function calling the guarded ``handler``, kept alive for the page's life."""
+        proxy = create_proxy(self.guard(handler))
         _PROXIES.append(proxy)
-        element.addEventListener(event, proxy)
+        return proxy
+
+    def on(self, element: Any, event: str, handler: Callable[[Any], None]) -> None:
+        """``element.addEventListener(event, handler)``; a failing handler shows its error."""
+        element.addEventListener(event, self.proxy(handler))
 
     def output(self, name: str) -> Any:
         """The read-out element ``[data-output=name]``."""

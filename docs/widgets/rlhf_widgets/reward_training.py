@@ -1,17 +1,20 @@
-"""Reward-model training: fit the Bradley–Terry reward model and watch loss and accuracy.
+"""Reward-model training: fit the Bradley–Terry reward model and watch it learn, live.
 
 UI only; the data are :func:`rlhf_mini.simulate_comparisons`, the model
-:func:`rlhf_mini.train_reward_model` (full-batch gradient descent on the Bradley–Terry
-loss, one history entry per epoch), the table :meth:`rlhf_mini.RewardModel.score_table`
-next to the world's hidden gold utility. The pure parts (:func:`train`,
-:func:`sample_rows`) are tested in CPython (tests/test_widget_logic.py).
+:func:`rlhf_mini.reward_model_training` (full-batch gradient descent on the Bradley–Terry
+loss, one snapshot per epoch), the table :meth:`rlhf_mini.RewardModel.score_table` next to
+the world's hidden gold utility. Training runs a few epochs per animation frame, and the
+chart, read-outs and table show the model of the latest epoch, so the reader watches the
+loss fall and the learned rewards sort themselves. The pure parts (:func:`training`,
+:func:`train`, :func:`sample_rows`) are tested in CPython (tests/test_widget_logic.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from rlhf_mini import RewardModelResult, load_world, simulate_comparisons, train_reward_model
+from rlhf_mini import RewardModelResult, load_world, reward_model_training, simulate_comparisons
 
 #: Selects follow Material's light/dark colours (the browser default is always light).
 SELECT_STYLE = "color: var(--md-default-fg-color); background: var(--md-default-bg-color);"
@@ -23,13 +26,21 @@ SIZES = (50, 200, 1000)
 #: Label noise: the labellers' Bradley–Terry temperature.
 NOISE = (("low", 0.25), ("medium", 1.0), ("high", 4.0))
 EPOCHS = 100
+#: Epochs trained per animation frame: 100 epochs take 50 frames (about 0.8 s at 60 Hz).
+EPOCHS_PER_FRAME = 2
 DEFAULTS = {"n": 200, "noise": "medium", "seed": 0}
 
 
-def train(n: int, temperature: float, seed: int = 0) -> RewardModelResult:
-    """Simulate ``n`` comparisons and fit the reward model, logging every epoch."""
+def training(n: int, temperature: float, seed: int = 0) -> Iterator[RewardModelResult]:
+    """Simulate ``n`` comparisons; the reward model fitted to them, one result per epoch."""
     comparisons = simulate_comparisons(n, seed, temperature=temperature)
-    return train_reward_model(comparisons, epochs=EPOCHS, seed=seed, log_every=1)
+    return reward_model_training(comparisons, epochs=EPOCHS, seed=seed, log_every=1)
+
+
+def train(n: int, temperature: float, seed: int = 0) -> RewardModelResult:
+    """The fully trained model of :func:`training` (its last snapshot)."""
+    *_, last = training(n, temperature, seed)
+    return last
 
 
 def sample_rows(result: RewardModelResult, prompt_index: int) -> list[dict[str, Any]]:
@@ -50,6 +61,8 @@ def sample_rows(result: RewardModelResult, prompt_index: int) -> list[dict[str, 
 
 
 def build(w: Widget) -> None:
+    import js
+
     from rlhf_widgets._chart import Chart, Series
     from rlhf_widgets._dom import h, readouts
 
@@ -90,6 +103,7 @@ def build(w: Widget) -> None:
         y2_label="accuracy",
         name="training",
     )
+    chart.x_range(0, EPOCHS)
     prompt_select = h(
         "select", data_action="prompt", aria_label="Prompt for the sample table", style=SELECT_STYLE
     )
@@ -136,11 +150,7 @@ def build(w: Widget) -> None:
         )
         table_body.setAttribute("data-value", ",".join(f"{r['reward']:.4f}" for r in rows))
 
-    def fit() -> None:
-        n = int(size.value)
-        temperature = dict(NOISE)[str(noise.value)]
-        res = train(n, temperature, seed["value"])
-        state["result"] = res
+    def show(res: RewardModelResult) -> None:
         hist = res.history
         epochs = hist["epoch"]
         chart.show(
@@ -159,14 +169,10 @@ def build(w: Widget) -> None:
                     3,
                     "y2",
                 ),
-            ]
+            ],
+            animate=False,  # redrawn every frame while training
         )
-        w.set(
-            "data",
-            f"{n} {temperature} {seed['value']}",
-            f"{res.n_train} train + {res.n_heldout} held-out comparisons, seed {seed['value']}",
-        )
-        w.set("epochs", epochs[-1])
+        w.set("epochs", epochs[-1], f"{epochs[-1]} of {EPOCHS}")
         for name, value in (
             ("train-accuracy", hist["train_accuracy"][-1]),
             ("heldout-accuracy", hist["heldout_accuracy"][-1]),
@@ -174,7 +180,44 @@ def build(w: Widget) -> None:
             ("gold-pair-accuracy", res.metrics["gold_pair_accuracy"]),
         ):
             w.set(name, value, f"{value:.1%}")
+        state["result"] = res
         show_table()
+
+    # One training run at a time: a new one (Train, New labels) stops the one in progress.
+    live: dict[str, Any] = {"snapshots": iter(()), "frame": None}
+
+    def step(timestamp: Any) -> None:
+        latest = None
+        for _ in range(EPOCHS_PER_FRAME):
+            snapshot = next(live["snapshots"], None)
+            if snapshot is None:
+                break
+            latest = snapshot
+        if latest is None:  # the last epoch was shown by the previous frame
+            live["frame"] = None
+            w.root.setAttribute("data-training", "done")
+            return
+        show(latest)
+        live["frame"] = js.requestAnimationFrame(frame)
+
+    frame = w.proxy(step)
+
+    def fit() -> None:
+        if live["frame"] is not None:
+            js.cancelAnimationFrame(live["frame"])
+        n = int(size.value)
+        temperature = dict(NOISE)[str(noise.value)]
+        snapshots = training(n, temperature, seed["value"])
+        first = next(snapshots)  # epoch 0, shown at once
+        live["snapshots"] = snapshots
+        w.root.setAttribute("data-training", "running")
+        w.set(
+            "data",
+            f"{n} {temperature} {seed['value']}",
+            f"{first.n_train} train + {first.n_heldout} held-out comparisons, seed {seed['value']}",
+        )
+        show(first)
+        live["frame"] = js.requestAnimationFrame(frame)
 
     def next_seed(evt: Any) -> None:
         seed["value"] += 1
