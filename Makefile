@@ -10,7 +10,7 @@ PY := $(BIN)/python
 TORCH_PIN := torch==2.13.0
 INSTALLED := $(VENV)/.installed
 
-.PHONY: all setup npm chromium lint test bench gpu-check serve build clean
+.PHONY: all setup npm chromium lint test bench gpu-check gpu-kit serve build clean
 
 all: test
 
@@ -74,6 +74,12 @@ bench: setup npm chromium
 # torch-CUDA throughput at n = 1e4 .. 1e7. Runs without CUDA too (skips, CUDA column omitted).
 gpu-check: setup
 	$(PY) bench/gpu_check.py
+
+# For the GPU machine a task may be lent (no network there): the pure wheels its python3
+# lacks, into build/gpukit/. There: `bash bench/gpu_device.sh`, with build/gpukit carried.
+GPU_KIT_WHEELS := array-api-compat==1.16.0 sybil==10.1.0
+gpu-kit: setup
+	$(PY) -m pip download -q --no-deps --only-binary=:all: -d build/gpukit $(GPU_KIT_WHEELS)
 
 clean:
 	rm -rf site build dist .pytest_cache .hypothesis

@@ -11,6 +11,10 @@ reported as skipped and the CUDA column is left out, with a note). Under 5 minut
 
     python bench/gpu_check.py                  # everything
     python bench/gpu_check.py --no-tests       # benchmark only
+
+On the GPU machine a task may be lent (no network; its python3 has PyTorch with CUDA, numpy,
+pytest and hypothesis), ``make gpu-kit`` here first, then run ``bash bench/gpu_device.sh``
+there with ``build/gpukit`` carried (see that script).
 """
 
 from __future__ import annotations
@@ -54,8 +58,22 @@ def describe_machine() -> bool:
     return cuda
 
 
+def gpu_test_files() -> list[str]:
+    """The test files that hold ``gpu`` tests. Naming them (rather than ``tests``) keeps the
+    run free of what they do not need (Chromium, Playwright, choix, the site build), which
+    a GPU machine set up for PyTorch does not have."""
+    tests = os.path.join(ROOT, "tests")
+    return sorted(
+        os.path.join("tests", name)
+        for name in os.listdir(tests)
+        if name.startswith("test_")
+        and name.endswith(".py")
+        and "mark.gpu" in open(os.path.join(tests, name), encoding="utf-8").read()
+    )
+
+
 def run_gpu_tests(timeout_s: float) -> int:
-    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-rs", "tests"]
+    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-rs", *gpu_test_files()]
     print("$ " + " ".join(cmd[2:]), flush=True)
     try:
         return subprocess.run(cmd, cwd=ROOT, timeout=timeout_s).returncode
