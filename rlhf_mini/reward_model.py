@@ -24,6 +24,7 @@ carried to the weights by the chain rule, since dr/dw = phi:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,27 +201,31 @@ def reward_model_training(comparisons: Comparisons, **options: Any) -> Iterator[
     >>> [(r.history["epoch"][-1], round(r.metrics["gold_pair_accuracy"], 2)) for r in run]
     [(0, 0.0), (50, 0.99), (100, 0.99)]
     """
-    fit = _Fit(comparisons, **options)
+    # train_reward_model's signature holds the defaults (and rejects unknown options)
+    bound = inspect.signature(train_reward_model).bind(comparisons, **options)
+    bound.apply_defaults()
+    fit = _Fit(**bound.arguments)
     return (fit.result() for _ in fit.steps())
 
 
 class _Fit:
     """One run of the reward-model trainer: checked inputs, arrays, weights, history."""
 
-    def __init__(
+    def __init__(  # the arguments of train_reward_model, which documents them
         self,
         comparisons: Comparisons,
-        epochs: int = 200,
-        lr: float = 2.0,
-        l2: float = 1e-3,
-        heldout: Comparisons | None = None,
-        heldout_fraction: float = 0.2,
-        seed: int = 0,
-        log_every: int = 1,
-        world: World | None = None,
-        backend: str = "numpy",
-        device: Any = None,
-        dtype: str = "float64",
+        *,
+        epochs: int,
+        lr: float,
+        l2: float,
+        heldout: Comparisons | None,
+        heldout_fraction: float,
+        seed: int,
+        log_every: int,
+        world: World | None,
+        backend: str,
+        device: Any,
+        dtype: str,
     ):
         if not isinstance(comparisons, Comparisons):
             raise TypeError(f"comparisons must be a Comparisons, got {type(comparisons).__name__}")
