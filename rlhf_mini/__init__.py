@@ -46,6 +46,7 @@ from rlhf_mini.preferences import (
     preference_probability,
 )
 from rlhf_mini.reward_model import (
+    MLPRewardModel,
     RewardModel,
     RewardModelResult,
     default_reward_model,
@@ -65,6 +66,7 @@ __all__ = [
     "AdaptiveKLController",
     "Comparisons",
     "DPOResult",
+    "MLPRewardModel",
     "OveroptimizationResult",
     "PPOResult",
     "PipelineResult",

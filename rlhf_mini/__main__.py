@@ -270,6 +270,7 @@ def _cmd_reward_model(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         epochs=args.steps,
         lr=args.lr,
         l2=args.l2,
+        hidden=args.hidden,
         heldout_fraction=args.heldout_fraction,
         seed=args.seed,
         backend=args.backend,
@@ -282,7 +283,10 @@ def _cmd_reward_model(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         [
             _history_table(h, "epoch", f"Reward model on {args.n} comparisons"),
             "",
-            _table(["feature", "weight"], list(res.model.to_dict().items()), "Learned weights"),
+            _table(["feature", "weight"], list(res.model.to_dict().items()), "Learned weights")
+            if args.hidden is None
+            else f"MLP reward model: {args.hidden} tanh units over {len(res.model.features)} "
+            "features (parameters in --json)",
             "",
             *(f"{k}: {_fmt(v)}" for k, v in res.metrics.items()),
         ]
@@ -584,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive, default=2.0)
     p.add_argument("--l2", type=_non_negative, default=1e-3)
     p.add_argument("--heldout-fraction", type=_non_negative, default=0.2)
+    p.add_argument(
+        "--hidden", type=_positive_int, default=None, help="train an MLP with this many units"
+    )
     backend(p)
     p.set_defaults(run=_cmd_reward_model)
 

@@ -3,10 +3,12 @@
 Public names
 ------------
 RewardModel                 r(x, y) = w . phi(x, y); ``score_table()`` scores every response
+MLPRewardModel              r(x, y) = v . tanh(W phi(x, y) + c), the optional tiny MLP
 RewardModelResult           the trained model and its per-epoch history
 train_reward_model(...)     full-batch gradient descent on the Bradley–Terry loss
 reward_model_training(...)  the same run, one result per logged epoch (for live displays)
 reward_model_loss(w, ...)   the loss and its explicit gradient w.r.t. the weights
+mlp_reward_model_loss(...)  the same for the MLP, by backpropagation written out
 default_reward_model(seed)  the reward model trainers use when given none
 pair_accuracy(scores, u)    how often two score tables order same-prompt pairs alike
 
@@ -20,6 +22,14 @@ Its gradient is :func:`rlhf_mini.bradley_terry_loss_grad` (w.r.t. the two score 
 carried to the weights by the chain rule, since dr/dw = phi:
 
     dL/dw = phi_chosen^T g_chosen + phi_rejected^T g_rejected + l2 w
+
+With ``hidden=H`` the reward model is a one-hidden-layer MLP instead (the "tiny MLP" real
+reward models scale up: a network with a scalar head), trained on the same loss:
+
+    r(x, y) = v . tanh(W phi(x, y) + c)        W (H, F), c (H,), v (H,)
+
+with v = 0 at the start (every response scores 0, the loss is log 2, as for the linear
+model) and W drawn from N(0, 1/F) with the seed.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from rlhf_mini.backend import resolve_backend, to_numpy
 from rlhf_mini.policy import _positive_float, _positive_int
@@ -37,9 +48,11 @@ from rlhf_mini.preferences import bradley_terry_loss, bradley_terry_loss_grad
 from rlhf_mini.world import Comparisons, World, load_world
 
 __all__ = [
+    "MLPRewardModel",
     "RewardModel",
     "RewardModelResult",
     "default_reward_model",
+    "mlp_reward_model_loss",
     "pair_accuracy",
     "reward_model_loss",
     "reward_model_training",
@@ -70,11 +83,41 @@ class RewardModel:
         return dict(zip(self.features, self.weights.tolist(), strict=True))
 
 
+@dataclass(frozen=True)
+class MLPRewardModel:
+    """r(x, y) = v . tanh(W phi(x, y) + c): one hidden layer of ``H`` tanh units."""
+
+    w: np.ndarray  # (H, F)
+    c: np.ndarray  # (H,)
+    v: np.ndarray  # (H,)
+    features: tuple[str, ...]
+
+    def score(self, phi: Any) -> np.ndarray:
+        """Scores of feature vectors ``phi`` (..., F) -> (...)."""
+        phi = np.asarray(phi, dtype=float)
+        if phi.shape[-1:] != self.w.shape[1:]:
+            raise ValueError(f"phi must end with {len(self.features)} features, got {phi.shape}")
+        return np.tanh(phi @ self.w.T + self.c) @ self.v
+
+    def score_table(self, world: World | None = None) -> np.ndarray:
+        """Score of every response of every prompt, shape (P, K)."""
+        world = load_world() if world is None else world
+        return self.score(world.feature_table())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "w": self.w.tolist(),
+            "c": self.c.tolist(),
+            "v": self.v.tolist(),
+        }
+
+
 @dataclass
 class RewardModelResult:
     """A trained reward model; ``history`` has one entry per logged epoch."""
 
-    model: RewardModel
+    model: RewardModel | MLPRewardModel
     history: dict[str, list[float]]
     metrics: dict[str, float]
     n_train: int
@@ -117,12 +160,51 @@ def reward_model_loss(
     return loss, grad
 
 
+def mlp_reward_model_loss(
+    w: Any, c: Any, v: Any, phi_chosen: Any, phi_rejected: Any, l2: float = 0.0
+) -> tuple[Any, tuple[Any, Any, Any]]:
+    """The regularised Bradley–Terry loss of the MLP reward model and its gradient.
+
+        h = tanh(phi W^T + c),  r = h v                              (per response)
+        L = bradley_terry_loss(r_c, r_r) + (l2 / 2) (||W||^2 + ||v||^2)
+
+    Backpropagation, with (g_c, g_r) = bradley_terry_loss_grad(r_c, r_r) = dL/dr:
+
+        dL/dv = h_c^T g_c + h_r^T g_r + l2 v
+        d_c   = (g_c v^T) * (1 - h_c^2)       dL/d(pre-activation), (m, H); same for r
+        dL/dW = d_c^T phi_c + d_r^T phi_r + l2 W
+        dL/dc = sum_i d_c[i] + sum_i d_r[i]
+
+    Parameters
+    ----------
+    w : array (H, F);  c : array (H,);  v : array (H,)
+    phi_chosen, phi_rejected : arrays (m, F)
+
+    Returns
+    -------
+    (loss, (dL/dW, dL/dc, dL/dv)), on the inputs' backend.
+    """
+    xp = array_namespace(w, phi_chosen)
+    h_c = xp.tanh(phi_chosen @ w.T + c)  # (m, H)
+    h_r = xp.tanh(phi_rejected @ w.T + c)
+    s_c, s_r = h_c @ v, h_r @ v  # (m,) scores
+    loss = bradley_terry_loss(s_c, s_r) + 0.5 * l2 * (xp.sum(w * w) + v @ v)
+    g_c, g_r = bradley_terry_loss_grad(s_c, s_r)  # dL/ds, (m,) each
+    grad_v = h_c.T @ g_c + h_r.T @ g_r + l2 * v
+    d_c = g_c[:, None] * v[None, :] * (1.0 - h_c * h_c)  # (m, H)
+    d_r = g_r[:, None] * v[None, :] * (1.0 - h_r * h_r)
+    grad_w = d_c.T @ phi_chosen + d_r.T @ phi_rejected + l2 * w
+    grad_c = xp.sum(d_c, axis=0) + xp.sum(d_r, axis=0)
+    return loss, (grad_w, grad_c, grad_v)
+
+
 def train_reward_model(
     comparisons: Comparisons,
     *,
     epochs: int = 200,
     lr: float = 2.0,
     l2: float = 1e-3,
+    hidden: int | None = None,
     heldout: Comparisons | None = None,
     heldout_fraction: float = 0.2,
     seed: int = 0,
@@ -145,6 +227,9 @@ def train_reward_model(
         Step size.
     l2 : float >= 0
         Weight decay (keeps w finite when the data are separable).
+    hidden : int > 0, optional
+        Train the MLP reward model with this many hidden units (:class:`MLPRewardModel`,
+        initialised with ``seed``) instead of the linear one.
     log_every : int > 0
         Record the history every ``log_every`` epochs (and at the last one).
     backend, device
@@ -155,6 +240,7 @@ def train_reward_model(
     Returns
     -------
     RewardModelResult
+        ``model`` is a :class:`RewardModel`, or an :class:`MLPRewardModel` with ``hidden``.
         ``history`` keys: epoch, train_loss, train_accuracy, heldout_loss,
         heldout_accuracy (held-out keys are absent when nothing is held out).
         ``metrics``: gold_pair_accuracy (how often the model orders two responses to one
@@ -173,6 +259,7 @@ def train_reward_model(
         epochs=epochs,
         lr=lr,
         l2=l2,
+        hidden=hidden,
         heldout=heldout,
         heldout_fraction=heldout_fraction,
         seed=seed,
@@ -218,6 +305,7 @@ class _Fit:
         epochs: int,
         lr: float,
         l2: float,
+        hidden: int | None,
         heldout: Comparisons | None,
         heldout_fraction: float,
         seed: int,
@@ -252,7 +340,13 @@ class _Fit:
         self.has_heldout = len(self.heldout) > 0
         if self.has_heldout:
             self.hphi_c, self.hphi_r = gather(self.heldout)
-        self.w = b.zeros((world.n_features,))
+        if hidden is None:  # linear: w (F,)
+            self.params: tuple[Any, ...] = (b.zeros((world.n_features,)),)
+        else:  # MLP: W (H, F) ~ N(0, 1/F), c (H,) = 0, v (H,) = 0
+            h = _positive_int(hidden, "hidden")
+            f = world.n_features
+            w1 = np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(f), size=(h, f))
+            self.params = (b.asarray(w1), b.zeros((h,)), b.zeros((h,)))
         self.history: dict[str, list[float]] = {
             k: []
             for k in ("epoch", "train_loss", "train_accuracy")
@@ -262,19 +356,27 @@ class _Fit:
             "epochs": self.epochs,
             "lr": self.lr,
             "l2": self.l2,
+            "hidden": hidden,
             "seed": seed,
             "backend": b.name,
             "dtype": dtype,
         }
 
+    def _scores(self, phi: Any) -> Any:
+        """r of feature rows ``phi`` (m, F) under the current parameters, (m,)."""
+        if len(self.params) == 1:
+            return phi @ self.params[0]
+        w, c, v = self.params
+        return self.b.xp.tanh(phi @ w.T + c) @ v
+
     def _log(self, epoch: int) -> None:
-        xp, w, history = self.b.xp, self.w, self.history
-        s_c, s_r = self.phi_c @ w, self.phi_r @ w
+        xp, history = self.b.xp, self.history
+        s_c, s_r = self._scores(self.phi_c), self._scores(self.phi_r)
         history["epoch"].append(epoch)
         history["train_loss"].append(float(bradley_terry_loss(s_c, s_r)))
         history["train_accuracy"].append(float(xp.mean(xp.astype(s_c > s_r, self.b.dtype))))
         if self.has_heldout:
-            h_c, h_r = self.hphi_c @ w, self.hphi_r @ w
+            h_c, h_r = self._scores(self.hphi_c), self._scores(self.hphi_r)
             history["heldout_loss"].append(float(bradley_terry_loss(h_c, h_r)))
             history["heldout_accuracy"].append(float(xp.mean(xp.astype(h_c > h_r, self.b.dtype))))
 
@@ -284,14 +386,24 @@ class _Fit:
             if epoch % self.log_every == 0:
                 self._log(epoch)
                 yield epoch
-            _, grad_w = reward_model_loss(self.w, self.phi_c, self.phi_r, self.l2)
-            self.w = self.w - self.lr * grad_w
+            if len(self.params) == 1:
+                _, grad = reward_model_loss(self.params[0], self.phi_c, self.phi_r, self.l2)
+                grads: tuple[Any, ...] = (grad,)
+            else:
+                _, grads = mlp_reward_model_loss(*self.params, self.phi_c, self.phi_r, self.l2)
+            self.params = tuple(p - self.lr * g for p, g in zip(self.params, grads, strict=True))
         self._log(self.epochs)
         yield self.epochs
 
     def result(self) -> RewardModelResult:
         """The model as it is now, with a copy of the history so far."""
-        model = RewardModel(np.asarray(to_numpy(self.w), dtype=float).copy(), self.world.features)
+        arrays = [np.asarray(to_numpy(p), dtype=float).copy() for p in self.params]
+        features = self.world.features
+        model = (
+            RewardModel(*arrays, features)
+            if len(arrays) == 1
+            else MLPRewardModel(*arrays, features)
+        )
         gold = self.world.gold_utility()
         metrics = {"gold_pair_accuracy": pair_accuracy(model.score_table(self.world), gold)}
         if self.has_heldout:

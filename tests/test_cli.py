@@ -79,6 +79,17 @@ def test_dpo_heldout_fraction_logs_heldout_metrics(capsys):
     assert code == 2 and "heldout_fraction" in err
 
 
+def test_reward_model_hidden_trains_the_mlp(capsys):
+    code, out, _ = run(capsys, "reward-model", "--steps", "30", "--hidden", "4", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["config"]["hidden"] == 4 and len(data["weights"]["v"]) == 4
+    code, out, _ = run(capsys, "reward-model", "--steps", "30", "--hidden", "4")
+    assert "MLP reward model: 4 tanh units" in out
+    code, _, err = run(capsys, "reward-model", "--hidden", "0")
+    assert code == 2 and "--hidden" in err
+
+
 def test_playground_prompt_option(capsys):
     refusal = "I can't help with that."
     code, out, _ = run(capsys, "playground", refusal, "--json")

@@ -1,4 +1,4 @@
-"""The linear Bradley–Terry reward model: gradient, optimum, generalisation, bad input."""
+"""The Bradley–Terry reward model, linear and MLP: gradients, optimum, generalisation, bad input."""
 
 import json
 from itertools import pairwise
@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import rlhf_mini as rm
 from rlhf_mini import (
     load_world,
     pair_accuracy,
@@ -16,7 +17,12 @@ from rlhf_mini import (
     simulate_comparisons,
     train_reward_model,
 )
-from rlhf_mini.reward_model import RewardModel, reward_model_loss
+from rlhf_mini.reward_model import (
+    MLPRewardModel,
+    RewardModel,
+    mlp_reward_model_loss,
+    reward_model_loss,
+)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +213,84 @@ def test_training_checks_its_arguments_at_once():
         reward_model_training(simulate_comparisons(10, seed=0), epochs=0)
     with pytest.raises(TypeError, match="unexpected keyword"):
         reward_model_training(simulate_comparisons(10, seed=0), epoch=5)
+
+
+# --- the optional MLP reward model ------------------------------------------------------------
+
+
+def _mlp_params(rng, h=3, f=4, scale=1.0):
+    return rng.normal(size=(h, f)) * scale, rng.normal(size=h) * scale, rng.normal(size=h) * scale
+
+
+def _finite_difference(fn, arrays, i, eps=1e-6):
+    """d fn / d arrays[i], by central differences, one coordinate at a time."""
+    out = np.zeros_like(arrays[i])
+    for idx in np.ndindex(arrays[i].shape):
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[i][idx] += eps
+        minus[i][idx] -= eps
+        out[idx] = (fn(*plus) - fn(*minus)) / (2 * eps)
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), l2=st.floats(0, 1), scale=st.floats(0.1, 3.0))
+def test_mlp_gradient_matches_finite_differences(seed, l2, scale):
+    rng = np.random.default_rng(seed)
+    w, c, v = _mlp_params(rng, scale=scale)
+    phi_c, phi_r = rng.random((7, 4)), rng.random((7, 4))
+    loss, grads = mlp_reward_model_loss(w, c, v, phi_c, phi_r, l2)
+
+    def f(w, c, v):
+        return float(mlp_reward_model_loss(w, c, v, phi_c, phi_r, l2)[0])
+
+    for i, grad in enumerate(grads):
+        np.testing.assert_allclose(grad, _finite_difference(f, [w, c, v], i), rtol=1e-5, atol=1e-7)
+    # the loss itself, written out
+    s_c, s_r = np.tanh(phi_c @ w.T + c) @ v, np.tanh(phi_r @ w.T + c) @ v
+    expected = np.mean(np.logaddexp(0, -(s_c - s_r))) + 0.5 * l2 * (np.sum(w * w) + v @ v)
+    assert float(loss) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mlp_reward_model_trains_like_the_linear_one(world):
+    c = simulate_comparisons(500, seed=0)
+    linear = train_reward_model(c, seed=0)
+    mlp = train_reward_model(c, hidden=8, seed=0)
+    assert isinstance(mlp.model, MLPRewardModel) and mlp.model.w.shape == (8, world.n_features)
+    h = mlp.history
+    assert h["train_loss"][0] == pytest.approx(np.log(2))  # v = 0: every response scores 0
+    assert h["train_loss"][-1] < h["train_loss"][0] - 0.3
+    # more capacity fits the training pairs at least as well; held out, the noise ceiling rules
+    assert h["train_loss"][-1] <= linear.history["train_loss"][-1] + 1e-3
+    assert abs(h["heldout_accuracy"][-1] - linear.history["heldout_accuracy"][-1]) < 0.05
+    assert mlp.metrics["gold_pair_accuracy"] > 0.95
+    assert mlp.config["hidden"] == 8 and linear.config["hidden"] is None
+    # its table is what its parameters say, and it drives PPO like the linear model
+    table = mlp.model.score_table(world)
+    phi = world.feature_table()
+    np.testing.assert_allclose(table, np.tanh(phi @ mlp.model.w.T + mlp.model.c) @ mlp.model.v)
+    ppo = rm.train_ppo(mlp.model, steps=100, seed=0)
+    assert ppo.final()["proxy_reward"] > ppo.history["proxy_reward"][0]
+    json.dumps(mlp.to_dict())
+
+
+def test_mlp_seed_sets_its_initialisation():
+    c = simulate_comparisons(200, seed=1)
+    a = train_reward_model(c, hidden=4, epochs=20, seed=1).model
+    b = train_reward_model(c, hidden=4, epochs=20, seed=1).model
+    other = train_reward_model(c, hidden=4, epochs=20, seed=2).model
+    np.testing.assert_array_equal(a.w, b.w)
+    assert not np.array_equal(a.w, other.w)
+
+
+@pytest.mark.parametrize(("hidden", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError)])
+def test_bad_hidden_raises_naming_it(hidden, error):
+    with pytest.raises(error, match="hidden"):
+        train_reward_model(simulate_comparisons(20, seed=0), hidden=hidden)
+
+
+def test_mlp_score_checks_the_feature_count():
+    model = train_reward_model(simulate_comparisons(50, seed=0), hidden=2, epochs=2).model
+    with pytest.raises(ValueError, match="features"):
+        model.score(np.zeros((3, 2)))

@@ -448,6 +448,26 @@ def test_kl_estimator_grad_equals_autograd(device, estimator, xs):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@HYPOTHESIS
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 30.0), l2=st.floats(0.0, 1.0))
+def test_reward_model_grads_equal_autograd(device, seed, scale, l2):
+    """The linear and the MLP reward model's explicit gradients, including saturated tanh."""
+    from rlhf_mini.reward_model import mlp_reward_model_loss, reward_model_loss
+
+    rng = np.random.default_rng(seed)
+    phi_c, phi_r = (_t(rng.random((9, 5)), device) for _ in range(2))
+    w = _t(rng.normal(size=5) * scale, device, grad=True)
+    loss, grad = reward_model_loss(w, phi_c, phi_r, l2)
+    loss.backward()
+    _assert_grad_close(grad.detach(), w.grad)
+    params = [_t(rng.normal(size=shape) * scale, device, grad=True) for shape in ((4, 5), 4, 4)]
+    loss, grads = mlp_reward_model_loss(*params, phi_c, phi_r, l2)
+    loss.backward()
+    for explicit, param in zip(grads, params, strict=True):
+        _assert_grad_close(explicit.detach(), param.grad)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_gradients_at_named_extremes(device):
     """Hand-picked extreme points: saturated sigmoids, huge ratios, tiny ratios."""
     big = np.array([-1e4, -1e3, 0.0, 1e3, 1e4])

@@ -100,6 +100,13 @@ RUNS = {
     "reward-model": lambda **kw: (
         lambda res: Run(res.history, res.model.weights, res.config["backend"])
     )(train_reward_model(_comparisons(), epochs=30, seed=3, **kw)),
+    "reward-model-mlp": lambda **kw: (
+        lambda res: Run(
+            res.history,
+            np.concatenate([res.model.w.ravel(), res.model.c, res.model.v]),
+            res.config["backend"],
+        )
+    )(train_reward_model(_comparisons(), hidden=6, epochs=30, seed=3, **kw)),
     "token-ppo": lambda **kw: _token_run(train_token_ppo(steps=3, seed=3, **kw)),
     "token-ppo-options": lambda **kw: _token_run(
         train_token_ppo(steps=2, seed=6, ent_coef=0.01, normalize_advantages=False, lam=0.0, **kw)
