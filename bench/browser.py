@@ -85,7 +85,7 @@ def click_latencies(page, clicks: int) -> list[float]:
     )
 
 
-def sweep_seconds(page) -> tuple[float, float] | None:
+def sweep_seconds(page) -> tuple[float, float, int] | None:
     widget = page.locator(".rlhf-widget[data-widget='ppo-sweep'][data-ready='true']")
     if not widget.count():
         return None
@@ -97,7 +97,8 @@ def sweep_seconds(page) -> tuple[float, float] | None:
             const total = (performance.now() - t0) / 1000;
             // the library calls alone, as the widget measured them (the rest is drawing)
             const compute = Number(w.querySelector("[data-output='sweep-ms']").dataset.value);
-            return [total, compute / 1000];
+            const runs = w.querySelectorAll("input[type='checkbox']:checked").length;
+            return [total, compute / 1000, runs];
         }"""
     )
 
@@ -155,7 +156,8 @@ def main() -> None:
                         compute = statistics.median(r[1] for r in runs)
                         print(
                             f"PPO sweep in Pyodide (median of 3): click -> charts drawn "
-                            f"{total:.2f} s, of which train_ppo x 4 {compute:.2f} s   target <= 1 s"
+                            f"{total:.2f} s, of which train_ppo x {runs[0][2]} {compute:.2f} s"
+                            "   target <= 1 s"
                         )
                 browser.close()
         finally:
