@@ -136,15 +136,22 @@ def test_reward_training_chart_updates(shared_pages, site):
     assert widget.locator("[data-output='samples'] tr").count() == 5
     held = float(_value(widget, "heldout-accuracy"))
     widget.locator("select[data-action='n']").select_option("1000")
-    widget.locator("[data-action='train']").click()
-    # Live: right after the click the chart holds epoch 0 only, then grows frame by frame.
-    assert widget.get_attribute("data-training") == "running"
-    assert len(_chart_data(page, widget, "training")[0]) < 101
-    page.wait_for_function(
-        "() => { const c = document.querySelector(\"canvas[data-chart='training']\");"
-        " const n = Chart.getChart(c).data.datasets[0].data.length; return n > 1 && n < 101; }"
+    # Live: record every epoch the read-out shows while the run goes on, frame by frame.
+    page.evaluate(
+        """() => {
+            window.__epochs = [];
+            const out = document.querySelector(
+                ".rlhf-widget[data-widget='reward-training'] [data-output='epochs']");
+            new MutationObserver(() => window.__epochs.push(Number(out.dataset.value)))
+                .observe(out, {attributes: true, attributeFilter: ["data-value"]});
+        }"""
     )
+    widget.locator("[data-action='train']").click()
+    assert widget.get_attribute("data-training") == "running"
     _trained(widget)
+    shown = page.evaluate("() => window.__epochs")
+    assert shown[0] == 0 and shown[-1] == 100
+    assert shown == sorted(shown) and len(set(shown)) > 10  # many intermediate states
     assert _value(widget, "epochs") == "100"
     after = _chart_data(page, widget, "training")
     assert len(after[0]) == 101 and after[0] != before[0]
