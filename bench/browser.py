@@ -6,6 +6,8 @@ wasm cache: a reader's first visit). Reports, median of ``--runs`` (default 5):
 
 - ready (cold): navigation start -> the first widget's ``data-ready="true"``, per widget
   page measured (in-page ``performance.now()``, whose origin is the navigation start);
+- ready (next lesson): the same for the preference-game page opened after the playground
+  page in the same browser, as a reader going from lesson to lesson;
 - click -> read-out updated, p95 over ``--clicks`` clicks on the playground's example
   buttons, timed in the page around the synchronous ``click()`` (the handler runs Python
   and updates the read-outs before ``click()`` returns);
@@ -58,6 +60,21 @@ def cold_ready(pw, server: Server, url: str) -> float:
         marks = page.evaluate("() => rlhfRuntime.marks")
         steps = ", ".join(f"{k} {v / 1000:.2f}" for k, v in marks.items())
         print(f"    run: python starts / course code imported / ready at: {steps} s")
+        return page.evaluate("() => window.__rlhfReadyAt") / 1000
+    finally:
+        browser.close()
+
+
+def next_lesson_ready(pw, server: Server, first: str, then: str) -> float:
+    """A reader's next lesson: ``then`` loaded after ``first`` in the same browser (the
+    runtime's files now in the HTTP cache and V8's compiled-code cache)."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_context().new_page()
+        page.add_init_script(READY_PROBE)
+        for url in (first, then):
+            page.goto(server.url(url))
+            page.wait_for_function("() => window.__rlhfReadyAt !== undefined", timeout=120_000)
         return page.evaluate("() => window.__rlhfReadyAt") / 1000
     finally:
         browser.close()
@@ -135,6 +152,14 @@ def main() -> None:
                         f"  {hits[0]:34s} median {statistics.median(times):.2f} s "
                         f"(min {min(times):.2f}, max {max(times):.2f})   target <= 2.5 s"
                     )
+                first = pages_with(site, 'data-widget="playground"')[0]
+                then = pages_with(site, 'data-widget="preference-game"')[0]
+                times = [next_lesson_ready(pw, server, first, then) for _ in range(args.runs)]
+                print(
+                    f"next lesson (same browser), navigation -> first widget ready: {then} "
+                    f"median {statistics.median(times):.2f} s (min {min(times):.2f}, "
+                    f"max {max(times):.2f})"
+                )
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_context().new_page()
                 page.goto(server.url(pages_with(site, 'data-widget="playground"')[0]))
