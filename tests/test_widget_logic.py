@@ -115,6 +115,16 @@ def test_reward_training_live_snapshots_end_at_the_trained_model():
     np.testing.assert_array_equal(snapshots[-1].model.weights, final.model.weights)
 
 
+def test_reward_training_offers_the_mlp_reward_model():
+    from rlhf_mini import MLPRewardModel
+
+    ((_, hidden),) = [m for m in reward_training.MODELS if m[1] is not None]
+    res = reward_training.train(200, 1.0, seed=0, hidden=hidden)
+    assert isinstance(res.model, MLPRewardModel) and res.model.v.shape == (hidden,)
+    assert res.history["heldout_accuracy"][-1] > 0.7
+    assert len(reward_training.sample_rows(res, 3)) == 5
+
+
 def test_reward_training_logs_every_epoch_and_sample_rows_are_the_model():
     res = reward_training.train(200, 1.0, seed=0)
     assert res.history["epoch"] == list(range(reward_training.EPOCHS + 1))

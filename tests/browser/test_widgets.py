@@ -167,6 +167,23 @@ def test_reward_training_chart_updates(shared_pages, site):
     page.guard.check()
 
 
+def test_reward_training_trains_the_mlp_reward_model_too(shared_pages, site):
+    page, widget = _widget(shared_pages, site, "reward-training")
+    _trained(widget)
+    widget.locator("select[data-action='model']").select_option(reward_training.MODELS[1][0])
+    widget.locator("[data-action='train']").click()
+    _trained(widget)
+    n, temperature, seed, hidden = _value(widget, "data").split()
+    assert hidden == "8" and "MLP" in _text(widget, "data")
+    res = reward_training.train(int(n), float(temperature), int(seed), hidden=8)
+    assert float(_value(widget, "heldout-accuracy")) == res.history["heldout_accuracy"][-1]
+    assert float(_value(widget, "heldout-accuracy")) > 0.6
+    widget.locator("select[data-action='model']").select_option(reward_training.MODELS[0][0])
+    widget.locator("[data-action='train']").click()
+    _trained(widget)
+    page.guard.check()
+
+
 def test_reward_training_new_run_stops_the_one_in_progress(shared_pages, site):
     page, widget = _widget(shared_pages, site, "reward-training")
     _trained(widget)
@@ -176,7 +193,8 @@ def test_reward_training_new_run_stops_the_one_in_progress(shared_pages, site):
     data = _chart_data(page, widget, "training")
     assert [p["x"] for p in data[0]] == list(range(101))  # one run's epochs, once each
     # and what is shown is that run's final model (its table is the last seed's model)
-    n, temperature, seed = _value(widget, "data").split()  # the last run's data set
+    n, temperature, seed, hidden = _value(widget, "data").split()  # the last run's setup
+    assert hidden == "None"
     res = reward_training.train(int(n), float(temperature), int(seed))
     assert float(_value(widget, "heldout-accuracy")) == res.history["heldout_accuracy"][-1]
     page.guard.check()

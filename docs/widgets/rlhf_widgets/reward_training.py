@@ -28,18 +28,24 @@ NOISE = (("low", 0.25), ("medium", 1.0), ("high", 4.0))
 EPOCHS = 100
 #: Epochs trained per animation frame: 100 epochs take 50 frames (about 0.8 s at 60 Hz).
 EPOCHS_PER_FRAME = 2
-DEFAULTS = {"n": 200, "noise": "medium", "seed": 0}
+#: The reward models on offer: label -> ``hidden`` (None: linear in the features).
+MODELS = (("linear", None), ("MLP, 8 tanh units", 8))
+DEFAULTS = {"n": 200, "noise": "medium", "seed": 0, "model": "linear"}
 
 
-def training(n: int, temperature: float, seed: int = 0) -> Iterator[RewardModelResult]:
+def training(
+    n: int, temperature: float, seed: int = 0, hidden: int | None = None
+) -> Iterator[RewardModelResult]:
     """Simulate ``n`` comparisons; the reward model fitted to them, one result per epoch."""
     comparisons = simulate_comparisons(n, seed, temperature=temperature)
-    return reward_model_training(comparisons, epochs=EPOCHS, seed=seed, log_every=1)
+    return reward_model_training(comparisons, epochs=EPOCHS, seed=seed, log_every=1, hidden=hidden)
 
 
-def train(n: int, temperature: float, seed: int = 0) -> RewardModelResult:
+def train(
+    n: int, temperature: float, seed: int = 0, hidden: int | None = None
+) -> RewardModelResult:
     """The fully trained model of :func:`training` (its last snapshot)."""
-    *_, last = training(n, temperature, seed)
+    *_, last = training(n, temperature, seed, hidden)
     return last
 
 
@@ -75,6 +81,10 @@ def build(w: Widget) -> None:
     for label, t in NOISE:
         noise.appendChild(h("option", f"{label} label noise (temperature {t:g})", value=label))
     noise.value = DEFAULTS["noise"]
+    model = h("select", data_action="model", aria_label="Reward model", style=SELECT_STYLE)
+    for label, _ in MODELS:
+        model.appendChild(h("option", f"{label} reward model", value=label))
+    model.value = DEFAULTS["model"]
     seed = {"value": DEFAULTS["seed"]}
     run = h("button", "Train", type="button", class_="md-button", data_action="train")
     resample = h(
@@ -125,7 +135,7 @@ def build(w: Widget) -> None:
         table_body,
     )
     w.body.append(
-        h("div", size, noise, run, resample, class_="rlhf-row"),
+        h("div", size, noise, model, run, resample, class_="rlhf-row"),
         chart.element,
         read_outs,
         h("label", "Sample responses and their learned rewards", class_="rlhf-label"),
@@ -207,14 +217,16 @@ def build(w: Widget) -> None:
             js.cancelAnimationFrame(live["frame"])
         n = int(size.value)
         temperature = dict(NOISE)[str(noise.value)]
-        snapshots = training(n, temperature, seed["value"])
+        hidden = dict(MODELS)[str(model.value)]
+        snapshots = training(n, temperature, seed["value"], hidden)
         first = next(snapshots)  # epoch 0, shown at once
         live["snapshots"] = snapshots
         w.root.setAttribute("data-training", "running")
         w.set(
             "data",
-            f"{n} {temperature} {seed['value']}",
-            f"{first.n_train} train + {first.n_heldout} held-out comparisons, seed {seed['value']}",
+            f"{n} {temperature} {seed['value']} {hidden}",
+            f"{first.n_train} train + {first.n_heldout} held-out comparisons, seed "
+            f"{seed['value']}, {model.value} reward model",
         )
         show(first)
         live["frame"] = js.requestAnimationFrame(frame)
