@@ -9,16 +9,18 @@ from hypothesis.extra.numpy import arrays
 import rlhf_mini as rm
 
 shape = st.tuples(st.integers(1, 4), st.integers(1, 7))
+#: (rewards, values) of one (batch, T) shape, entries in [-10, 10]
+rewards_and_values = shape.flatmap(
+    lambda s: st.tuples(
+        arrays(np.float64, s, elements=st.floats(-10, 10)),
+        arrays(np.float64, s, elements=st.floats(-10, 10)),
+    )
+)
 
 
 @settings(max_examples=50, deadline=None)
 @given(
-    shape.flatmap(
-        lambda s: st.tuples(
-            arrays(np.float64, s, elements=st.floats(-10, 10)),
-            arrays(np.float64, s, elements=st.floats(-10, 10)),
-        )
-    ),
+    rewards_and_values,
     st.floats(0, 1),
 )
 def test_lam_zero_is_the_td_residual(rv, gamma):
@@ -30,14 +32,7 @@ def test_lam_zero_is_the_td_residual(rv, gamma):
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    shape.flatmap(
-        lambda s: st.tuples(
-            arrays(np.float64, s, elements=st.floats(-10, 10)),
-            arrays(np.float64, s, elements=st.floats(-10, 10)),
-        )
-    )
-)
+@given(rewards_and_values)
 def test_gamma_lam_one_is_reward_to_go_minus_value(rv):
     r, v = rv
     adv, ret = rm.gae(r, v, gamma=1.0, lam=1.0)
