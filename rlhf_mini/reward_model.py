@@ -97,7 +97,7 @@ class MLPRewardModel:
         phi = np.asarray(phi, dtype=float)
         if phi.shape[-1:] != self.w.shape[1:]:
             raise ValueError(f"phi must end with {len(self.features)} features, got {phi.shape}")
-        return np.tanh(phi @ self.w.T + self.c) @ self.v
+        return _mlp_forward(np, phi, self.w, self.c, self.v)[1]
 
     def score_table(self, world: World | None = None) -> np.ndarray:
         """Score of every response of every prompt, shape (P, K)."""
@@ -185,9 +185,8 @@ def mlp_reward_model_loss(
     (loss, (dL/dW, dL/dc, dL/dv)), on the inputs' backend.
     """
     xp = array_namespace(w, phi_chosen)
-    h_c = xp.tanh(phi_chosen @ w.T + c)  # (m, H)
-    h_r = xp.tanh(phi_rejected @ w.T + c)
-    s_c, s_r = h_c @ v, h_r @ v  # (m,) scores
+    h_c, s_c = _mlp_forward(xp, phi_chosen, w, c, v)  # (m, H), (m,)
+    h_r, s_r = _mlp_forward(xp, phi_rejected, w, c, v)
     loss = bradley_terry_loss(s_c, s_r) + 0.5 * l2 * (xp.sum(w * w) + v @ v)
     g_c, g_r = bradley_terry_loss_grad(s_c, s_r)  # dL/ds, (m,) each
     grad_v = h_c.T @ g_c + h_r.T @ g_r + l2 * v
@@ -196,6 +195,12 @@ def mlp_reward_model_loss(
     grad_w = d_c.T @ phi_chosen + d_r.T @ phi_rejected + l2 * w
     grad_c = xp.sum(d_c, axis=0) + xp.sum(d_r, axis=0)
     return loss, (grad_w, grad_c, grad_v)
+
+
+def _mlp_forward(xp: Any, phi: Any, w: Any, c: Any, v: Any) -> tuple[Any, Any]:
+    """Hidden activations h = tanh(phi W^T + c), (m, H), and scores r = h v, (m,)."""
+    h = xp.tanh(phi @ w.T + c)
+    return h, h @ v
 
 
 def train_reward_model(
@@ -366,8 +371,7 @@ class _Fit:
         """r of feature rows ``phi`` (m, F) under the current parameters, (m,)."""
         if len(self.params) == 1:
             return phi @ self.params[0]
-        w, c, v = self.params
-        return self.b.xp.tanh(phi @ w.T + c) @ v
+        return _mlp_forward(self.b.xp, phi, *self.params)[1]
 
     def _log(self, epoch: int) -> None:
         xp, history = self.b.xp, self.history

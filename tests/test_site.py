@@ -24,9 +24,10 @@ from sitebuild import AXE, ROOT, Server, build_site, pages
 sys.path.pop(0)
 
 
-def _load_hook():
+def _load_hook(name: str):
+    """``docs/hooks/<name>.py`` as a module (the hooks are files, not a package)."""
     spec = importlib.util.spec_from_file_location(
-        "rlhf_runtime_hook", ROOT / "docs/hooks/runtime.py"
+        f"rlhf_{name}_hook", ROOT / f"docs/hooks/{name}.py"
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -34,7 +35,7 @@ def _load_hook():
     return module
 
 
-runtime = _load_hook()
+runtime = _load_hook("runtime")
 
 
 @pytest.fixture(scope="session")
@@ -264,17 +265,8 @@ def test_widgets_wheel_is_reproducible():
 # --- the API reference ---------------------------------------------------------------------
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"rlhf_{name}_hook", ROOT / f"docs/hooks/{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_xref_roles_become_links_to_the_one_entry_they_name():
-    xref = _load("xref")
+    xref = _load_hook("xref")
     html = (
         '<h2 id="rlhf_mini.dpo.dpo_loss"></h2><h2 id="rlhf_mini.backend.Backend.asarray"></h2>'
         '<h2 id="rlhf_mini.a.f"></h2><h2 id="rlhf_mini.b.f"></h2>'
