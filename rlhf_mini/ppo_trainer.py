@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_mini.backend import resolve_backend, to_numpy
+from rlhf_mini.core.numerics import exp_log_ratio
 from rlhf_mini.kl import AdaptiveKLController
 from rlhf_mini.policy import (
     PolicyRun,
@@ -224,7 +225,7 @@ def train_ppo(
         clipped = 0.0
         for _ in range(ppo_epochs):
             logp_new = log_softmax(xp, theta)  # (P, K)
-            ratio = xp.exp(logp_new - logp_old)
+            ratio = exp_log_ratio(xp, logp_new - logp_old)
             clipped += float(xp.sum(weight * xp.astype(xp.abs(ratio - 1.0) > clip_eps, b.dtype)))
             g = weight * ppo_clip_loss_grad(logp_new, logp_old, A, clip_eps)  # dL/dlog pi(y|x)
             # chain rule through the softmax: dL/dtheta[x, k] = g[x, k] - pi(k|x) sum_y g[x, y]

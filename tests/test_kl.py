@@ -152,3 +152,16 @@ def test_adaptive_controller_bad_update():
 def test_unknown_estimator():
     with pytest.raises(ValueError, match="estimator must be one of"):
         rm.kl_estimator_grad(0.0, 0.0, "k4")
+
+
+@pytest.mark.parametrize(("dtype", "exact", "saturated"), [(np.float64, 700.0, 710.0), (np.float32, 85.0, 89.0)])
+def test_k3_follows_the_formula_until_expm1_overflows(dtype, exact, saturated):
+    policy = np.zeros(1, dtype)
+    ref = np.array([exact], dtype)
+    k3 = rm.kl_k3(policy, ref)
+    assert k3.dtype == dtype
+    np.testing.assert_allclose(k3, np.expm1(np.float64(exact)) - exact, rtol=1e-6)
+    big = rm.kl_k3(policy, np.array([saturated], dtype))
+    grad = rm.kl_estimator_grad(policy, np.array([saturated], dtype), "k3")
+    assert np.isfinite(big).all() and np.isfinite(grad).all()
+    assert float(big[0]) == pytest.approx(float(np.finfo(dtype).max), rel=1e-4)
