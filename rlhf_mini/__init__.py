@@ -18,6 +18,7 @@ from rlhf_mini.kl import (
 )
 from rlhf_mini.overoptimization import (
     OveroptimizationResult,
+    gold_peak,
     overoptimization_curve,
     proxy_reward_model,
 )
@@ -53,6 +54,7 @@ from rlhf_mini.reward_model import (
     pair_accuracy,
     reward_model_training,
     train_reward_model,
+    win_probability_rewards,
 )
 from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
 from rlhf_mini.world import Comparisons, World, load_world, simulate_comparisons
@@ -89,6 +91,7 @@ __all__ = [
     "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
+    "gold_peak",
     "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
@@ -114,4 +117,5 @@ __all__ = [
     "train_ppo",
     "train_reward_model",
     "train_token_ppo",
+    "win_probability_rewards",
 ]

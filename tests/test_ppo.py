@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -24,7 +25,7 @@ def test_ratio_one_gives_minus_advantage():
     np.testing.assert_allclose(rm.ppo_clip_loss(np.full(3, -1.0), np.full(3, -1.0), adv), -adv)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     arrays(np.float64, 6, elements=st.floats(-1.0, 1.0)),
     arrays(np.float64, 6, elements=st.floats(-5, 5)),

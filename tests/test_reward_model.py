@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 from rlhf_mini import (
@@ -57,7 +58,7 @@ def test_gradient_matches_finite_differences():
     assert float(loss) == pytest.approx(np.mean(np.logaddexp(0, -z)) + 0.15 * w @ w, rel=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30))
 @given(
     w=arrays(np.float64, 4, elements=st.floats(-20, 20)),
     phi_c=arrays(np.float64, (6, 4), elements=st.floats(0, 1)),
@@ -234,7 +235,7 @@ def _finite_difference(fn, arrays, i, eps=1e-6):
     return out
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25))
 @given(seed=st.integers(0, 10_000), l2=st.floats(0, 1), scale=st.floats(0.1, 3.0))
 def test_mlp_gradient_matches_finite_differences(seed, l2, scale):
     rng = np.random.default_rng(seed)

@@ -22,6 +22,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -34,7 +35,7 @@ DPO_VARIANTS = [
     ("robust", 0.1),
     ("robust", 0.3),
 ]
-HYPOTHESIS = settings(max_examples=25, deadline=None)
+HYPOTHESIS = settings(max_examples=examples(25))
 
 
 def _t(x, device="cpu", dtype=torch.float64, grad=False):
