@@ -7,6 +7,7 @@ The public API is what this module exports; everything else is private. Importin
 from rlhf_mini.advantages import gae
 from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
 from rlhf_mini.dpo_trainer import DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
 from rlhf_mini.kl import (
     KL_ESTIMATORS,
     AdaptiveKLController,
@@ -68,6 +69,8 @@ __all__ = [
     "AdaptiveKLController",
     "Comparisons",
     "DPOResult",
+    "DPOvsPPO",
+    "DPOvsPPOResult",
     "MLPRewardModel",
     "OveroptimizationResult",
     "PPOResult",
@@ -84,6 +87,7 @@ __all__ = [
     "behaviour_rates",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
+    "compare_dpo_ppo",
     "critique",
     "default_reward_model",
     "dpo_loss",

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj
 
+
 @functools.cache
 def _numpy_namespace() -> Any:
     """array_namespace() of numpy arrays, looked up once (the call costs ~10 us per loss

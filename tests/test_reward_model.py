@@ -106,8 +106,10 @@ def test_learns_what_labellers_reward_and_generalises(world):
     h = res.history
     assert h["heldout_accuracy"][0] == 0.0  # all-zero weights rank nothing
     assert h["heldout_accuracy"][-1] > 0.8
-    # cannot beat the labels' own agreement with gold by much: they are the noise ceiling
+    # predicting noisy labels levels off near their own agreement with gold (in expectation
+    # no model predicts labels better), while the model orders pairs far better than a label
     assert h["heldout_accuracy"][-1] <= res.metrics["heldout_label_gold_agreement"] + 0.05
+    assert res.metrics["gold_pair_accuracy"] > res.metrics["heldout_label_gold_agreement"] + 0.1
     assert h["train_loss"][-1] < h["train_loss"][0] == pytest.approx(np.log(2))
 
 
@@ -262,7 +264,7 @@ def test_mlp_reward_model_trains_like_the_linear_one(world):
     h = mlp.history
     assert h["train_loss"][0] == pytest.approx(np.log(2))  # v = 0: every response scores 0
     assert h["train_loss"][-1] < h["train_loss"][0] - 0.3
-    # more capacity fits the training pairs at least as well; held out, the noise ceiling rules
+    # more capacity fits the training pairs at least as well; held out, the label noise rules
     assert h["train_loss"][-1] <= linear.history["train_loss"][-1] + 1e-3
     assert abs(h["heldout_accuracy"][-1] - linear.history["heldout_accuracy"][-1]) < 0.05
     assert mlp.metrics["gold_pair_accuracy"] > 0.95

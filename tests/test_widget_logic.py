@@ -213,7 +213,7 @@ def test_pipeline_views_follow_the_library_stages():
 
 
 def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
-    data = dpo_trainer.Comparison(seed=0)
+    data = dpo_trainer.comparison(seed=0)
     dpo, ppo = data.run(0.5)
     n_heldout = round(dpo_trainer.HELDOUT_FRACTION * dpo_trainer.N_COMPARISONS)
     assert dpo.config["n_heldout"] == n_heldout == len(data.heldout)
@@ -224,5 +224,7 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     for res in (dpo, ppo):
         assert res.final()["gold_reward"] > data.reference_gold
         assert res.final()["kl"] > 0
-    dpo_strong, _ = data.run(2.0)
+    dpo_strong, ppo_strong = data.run(2.0)
     assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
+    assert ppo_strong.final()["kl"] < ppo.final()["kl"]
+    assert ppo.config["reward_scale"] == "raw"  # the units of DPO's beta
