@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import rlhf_mini as rm
-from rlhf_mini.backend import resolve_backend
+from rlhf_mini.core.backend import resolve_backend
 
 GAE_T = 64
 WORKLOADS = ("dpo", "gae", "ppo")
@@ -107,7 +107,7 @@ def time_call(
 
 def check_agreement(name: str, n: int, column: str) -> float:
     """Largest |numpy - other| over the workload's outputs (float64): the same numbers."""
-    from rlhf_mini.backend import to_numpy
+    from rlhf_mini.core.backend import to_numpy
 
     backend, device = ("torch", "cuda") if column == "torch-cuda" else ("torch", "cpu")
     b = resolve_backend(backend, device)

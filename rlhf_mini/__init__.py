@@ -2,13 +2,49 @@
 
 The public API is what this module exports; everything else is private. Importing
 ``rlhf_mini`` imports numpy and array-api-compat only (never torch or matplotlib).
+
+The package's folders are its layers (``docs/architecture.md`` draws them):
+
+    core/         array namespaces and backends, input checks, numerics, the sampler,
+                  optimisers, configs and run results
+    losses/       the equations: Bradley–Terry, the reward-model loss, PPO's clipped
+                  surrogate, KL estimators and the KL-penalised reward, GAE, the DPO family
+    models/       the tabular softmax policy, reward models, the Bradley–Terry score model
+    worlds/       the response bandit (with its data) and the bigram token world
+    trainers/     SFT, reward model, PPO, token-level PPO, DPO: one config each
+    experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
+    cli/          ``python -m rlhf_mini``
 """
 
-from rlhf_mini.advantages import gae
-from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
-from rlhf_mini.dpo_trainer import DPOResult, dpo_optimal_policy, train_dpo
 from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
-from rlhf_mini.kl import (
+from rlhf_mini.experiments.overoptimization import (
+    OveroptimizationResult,
+    gold_peak,
+    overoptimization_curve,
+    proxy_reward_model,
+)
+from rlhf_mini.experiments.pipeline import (
+    PipelineResult,
+    PipelineStage,
+    behaviour_rates,
+    run_pipeline,
+)
+from rlhf_mini.experiments.playground import (
+    CONSTITUTION,
+    ResponseScore,
+    critique,
+    harmful_request,
+    revise,
+    score_response,
+)
+from rlhf_mini.losses.advantages import gae
+from rlhf_mini.losses.bradley_terry import (
+    bradley_terry_loss,
+    bradley_terry_loss_grad,
+    preference_probability,
+)
+from rlhf_mini.losses.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
+from rlhf_mini.losses.kl import (
     KL_ESTIMATORS,
     AdaptiveKLController,
     kl_estimator_grad,
@@ -17,48 +53,28 @@ from rlhf_mini.kl import (
     kl_k3,
     kl_penalized_rewards,
 )
-from rlhf_mini.overoptimization import (
-    OveroptimizationResult,
-    gold_peak,
-    overoptimization_curve,
-    proxy_reward_model,
-)
-from rlhf_mini.pipeline import PipelineResult, PipelineStage, behaviour_rates, run_pipeline
-from rlhf_mini.playground import (
-    CONSTITUTION,
-    ResponseScore,
-    critique,
-    harmful_request,
-    revise,
-    score_response,
-)
-from rlhf_mini.policy import (
-    SoftmaxPolicy,
-    base_policy,
-    optimal_kl_policy,
-    sft_policy,
-    supervised_finetune,
-)
-from rlhf_mini.ppo import ppo_clip_loss, ppo_clip_loss_grad
-from rlhf_mini.ppo_trainer import PPOResult, train_ppo
-from rlhf_mini.preferences import (
-    bradley_terry_loss,
-    bradley_terry_loss_grad,
-    fit_bradley_terry,
-    preference_probability,
-)
-from rlhf_mini.reward_model import (
+from rlhf_mini.losses.ppo_clip import ppo_clip_loss, ppo_clip_loss_grad
+from rlhf_mini.losses.reward_model import mlp_reward_model_loss, reward_model_loss
+from rlhf_mini.models.bradley_terry import fit_bradley_terry
+from rlhf_mini.models.reward_model import (
     MLPRewardModel,
     RewardModel,
-    RewardModelResult,
-    default_reward_model,
     pair_accuracy,
-    reward_model_training,
-    train_reward_model,
     win_probability_rewards,
 )
-from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
-from rlhf_mini.world import Comparisons, World, load_world, simulate_comparisons
+from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_kl_policy
+from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.trainers.ppo import PPOConfig, PPOResult, train_ppo
+from rlhf_mini.trainers.reward_model import (
+    RewardModelConfig,
+    RewardModelResult,
+    default_reward_model,
+    reward_model_training,
+    train_reward_model,
+)
+from rlhf_mini.trainers.sft import SFTConfig, sft_policy, supervised_finetune
+from rlhf_mini.trainers.token_ppo import TokenPPOConfig, TokenPPOResult, train_token_ppo
+from rlhf_mini.worlds.bandit import Comparisons, World, load_world, simulate_comparisons
 
 __version__ = "0.1.0"
 
@@ -68,18 +84,23 @@ __all__ = [
     "KL_ESTIMATORS",
     "AdaptiveKLController",
     "Comparisons",
+    "DPOConfig",
     "DPOResult",
     "DPOvsPPO",
     "DPOvsPPOResult",
     "MLPRewardModel",
     "OveroptimizationResult",
+    "PPOConfig",
     "PPOResult",
     "PipelineResult",
     "PipelineStage",
     "ResponseScore",
     "RewardModel",
+    "RewardModelConfig",
     "RewardModelResult",
+    "SFTConfig",
     "SoftmaxPolicy",
+    "TokenPPOConfig",
     "TokenPPOResult",
     "World",
     "__version__",
@@ -103,6 +124,7 @@ __all__ = [
     "kl_k3",
     "kl_penalized_rewards",
     "load_world",
+    "mlp_reward_model_loss",
     "optimal_kl_policy",
     "overoptimization_curve",
     "pair_accuracy",
@@ -111,6 +133,7 @@ __all__ = [
     "preference_probability",
     "proxy_reward_model",
     "revise",
+    "reward_model_loss",
     "reward_model_training",
     "run_pipeline",
     "score_response",

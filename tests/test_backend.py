@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from rlhf_mini.backend import BACKENDS, Backend, resolve_backend, to_numpy
+from rlhf_mini.core.backend import BACKENDS, Backend, resolve_backend, to_numpy
 
 
 def test_import_rlhf_mini_imports_no_heavy_module():
@@ -19,7 +19,7 @@ def test_import_rlhf_mini_imports_no_heavy_module():
         import sys
         import numpy as np
         import rlhf_mini
-        from rlhf_mini.backend import resolve_backend
+        from rlhf_mini.core.backend import resolve_backend
         resolve_backend("numpy")
         x = np.zeros(3)
         rlhf_mini.dpo_loss(x, x, x, x)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rlhf_mini.__main__ import main
+from rlhf_mini.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +71,7 @@ def test_dpo_heldout_fraction_logs_heldout_metrics(capsys):
     code, out, _ = run(capsys, "dpo", "--steps", "30", "--heldout-fraction", "0.2", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["config"]["n_comparisons"] == 400 and data["config"]["n_heldout"] == 100
+    assert data["n_comparisons"] == 400 and data["n_heldout"] == 100
     assert len(data["history"]["heldout_accuracy"]) == len(data["history"]["step"])
     code, out, _ = run(capsys, "dpo", "--steps", "30", "--heldout-fraction", "0.2")
     assert "heldout_accuracy" in out and "(100 more held out)" in out
@@ -196,7 +196,7 @@ def test_module_entry_point_reports_bad_options_without_traceback():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "rlhf-mini ppo: error: argument --beta: expected a number > 0, got '-1'"
+        "rlhf-mini ppo: error: argument --beta: beta must be > 0, got -1.0"
     ]
 
 

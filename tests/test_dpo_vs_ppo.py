@@ -37,7 +37,7 @@ def test_kl_matched_comparison_interpolates_the_ppo_frontier(result):
 def test_same_beta_means_the_same_target():
     """With PPO on raw scores, both methods aim at pi_ref exp(r / beta): DPO's implicit reward
     is a Bradley-Terry score, as the reward model's raw scores are."""
-    data = rm.DPOvsPPO.simulate(300, seed=1, dpo_steps=50, ppo_steps=30, rm_epochs=50)
+    data = rm.DPOvsPPO.simulate(300, seed=1, dpo_steps=50, ppo_steps=30, rm_steps=50)
     _, ppo = data.run(1.0)
     assert ppo.config["reward_scale"] == "raw" and ppo.config["beta"] == 1.0
 

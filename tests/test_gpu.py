@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rlhf_mini as rm
-from rlhf_mini.backend import resolve_backend, to_numpy
+from rlhf_mini.core.backend import resolve_backend, to_numpy
 
 pytestmark = pytest.mark.gpu
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rlhf_mini import load_world, run_pipeline
-from rlhf_mini.pipeline import DEFAULT_SHOWCASE, behaviour_rates
+from rlhf_mini.experiments.pipeline import DEFAULT_SHOWCASE, behaviour_rates
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_samples_are_the_worlds_texts_and_change_stage_by_stage(result):
 def test_stage_metrics_and_histories(result):
     rm = result.stage("reward_model")
     assert rm.metrics["heldout_accuracy"] > 0.75 and rm.metrics["gold_pair_accuracy"] > 0.95
-    assert len(rm.history["epoch"]) > 10
+    assert len(rm.history["step"]) > 10
     assert result.stage("preferences").metrics["n_comparisons"] == 300
     assert len(result.stage("preferences").extra["examples"]) == 3
     ppo = result.stage("ppo")

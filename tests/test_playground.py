@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis_profiles import examples
 
 import rlhf_mini as rm
-from rlhf_mini import playground as pg
+from rlhf_mini.experiments import playground as pg
+from rlhf_mini.experiments.playground import text as pg_text
 
 CONCISE = "The capital of France is Paris."
 CONCISE_LONGER = (
@@ -204,7 +205,7 @@ def test_typographic_apostrophe_and_dotted_capital_i_still_match():
 
 def test_deterministic_and_independent_of_the_cache():
     first = rm.score_response(PADDED)
-    pg._analyse.cache_clear()
+    pg_text._analyse.cache_clear()
     second = rm.score_response(PADDED)
     assert first == second
     assert rm.revise(PADDED) == rm.revise(PADDED)
@@ -223,7 +224,7 @@ def test_one_megabyte_scores_well_under_a_second():
     )
     text = unit * (1_000_000 // len(unit) + 1)
     assert len(text) >= 1_000_000
-    pg._analyse.cache_clear()
+    pg_text._analyse.cache_clear()
     # CPU time of this process: other programs on a busy machine do not inflate it
     start = time.process_time()
     s = rm.score_response(text)
@@ -374,9 +375,9 @@ def test_lexical_repetition_and_demeaning_generalisations():
     )
     (c,) = rm.critique(verbose)
     assert c.principle == "concise" and "same few words" in c.reason and "kill" in c.reason
-    share, top = pg._lexical_repetition([verbose.lower()])
-    assert share > pg.LEXICAL_SHARE and top[:2] == ["process", "kill"]
-    assert pg._lexical_repetition(["too short to count"]) == (0.0, [])
+    share, top = pg_text._lexical_repetition([verbose.lower()])
+    assert share > pg_text.LEXICAL_SHARE and top[:2] == ["process", "kill"]
+    assert pg_text._lexical_repetition(["too short to count"]) == (0.0, [])
     assert rm.critique(rm.revise(verbose)) == []
     (r,) = rm.critique("Old people are set in their ways. Women can't code.")
     assert r.principle == "respectful" and r.score == 0.25

@@ -141,7 +141,7 @@ def test_history_is_exact_and_well_formed(reference, rewards, win):
 
 def test_clipping_engages_when_steps_are_large(rewards):
     def clip_fraction(lr):
-        res = train_ppo(rewards, beta=0.5, steps=30, lr=lr, ppo_epochs=4, log_every=1, seed=0)
+        res = train_ppo(rewards, beta=0.5, steps=30, lr=lr, update_epochs=4, log_every=1, seed=0)
         return np.mean(res.history["clip_fraction"])
 
     small, large = clip_fraction(0.3), clip_fraction(10.0)
@@ -192,7 +192,7 @@ def test_500_steps_are_fast_enough_for_a_browser(rewards):
         ({"lr": 0}, ValueError, "lr"),
         ({"clip_eps": 1.5}, ValueError, "clip_eps"),
         ({"samples_per_prompt": 0}, ValueError, "samples_per_prompt"),
-        ({"ppo_epochs": 0}, ValueError, "ppo_epochs"),
+        ({"update_epochs": 0}, ValueError, "update_epochs"),
         ({"kl_target": 0.0}, ValueError, "kl_target"),
         ({"max_grad_norm": 0.0}, ValueError, "max_grad_norm"),
         ({"backend": "jax"}, ValueError, "backend"),
@@ -250,7 +250,9 @@ def test_sft_moves_toward_the_demonstrations_only():
     world = load_world()
     base = base_policy()
     demos = world.demonstrations()
-    sft, history = supervised_finetune(base, demos, steps=8, lr=0.5)
+    run = supervised_finetune(base, demos, steps=8, lr=0.5)
+    sft, history = run.policy, run.history
+    assert run.config == {"steps": 8, "lr": 0.5} and history["step"] == list(range(9))
     assert history["loss"][-1] < history["loss"][0]
     assert history["demo_prob"][-1] > history["demo_prob"][0] + 0.3
     pi_base, pi_sft = base.to_numpy(), sft.to_numpy()

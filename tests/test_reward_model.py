@@ -12,17 +12,15 @@ from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 from rlhf_mini import (
+    MLPRewardModel,
+    RewardModel,
     load_world,
+    mlp_reward_model_loss,
     pair_accuracy,
+    reward_model_loss,
     reward_model_training,
     simulate_comparisons,
     train_reward_model,
-)
-from rlhf_mini.reward_model import (
-    MLPRewardModel,
-    RewardModel,
-    mlp_reward_model_loss,
-    reward_model_loss,
 )
 
 
@@ -89,14 +87,14 @@ def test_training_reaches_the_minimiser_found_by_scipy(world):
         method="BFGS",
         options={"gtol": 1e-10},
     ).x
-    res = train_reward_model(c, epochs=500, lr=5.0, l2=0.05, heldout_fraction=0.0, log_every=50)
+    res = train_reward_model(c, steps=500, lr=5.0, l2=0.05, heldout_fraction=0.0, log_every=50)
     np.testing.assert_allclose(res.model.weights, best, atol=1e-6)
     losses = res.history["train_loss"]
     assert all(a >= b - 1e-12 for a, b in pairwise(losses))  # GD below 2/L: monotone
 
 
 def test_learns_what_labellers_reward_and_generalises(world):
-    res = train_reward_model(simulate_comparisons(3000, seed=4), epochs=300, lr=5.0)
+    res = train_reward_model(simulate_comparisons(3000, seed=4), steps=300, lr=5.0)
     gold = world.gold_weights
     w = res.model.weights
     cosine = w @ gold / np.linalg.norm(w) / np.linalg.norm(gold)
@@ -124,10 +122,10 @@ def test_verbosity_loving_labellers_produce_a_verbosity_loving_model(world):
 
 
 def test_scores_history_and_json(world):
-    res = train_reward_model(simulate_comparisons(300, seed=1), epochs=40, log_every=10)
-    assert res.history["epoch"] == [0, 10, 20, 30, 40]
+    res = train_reward_model(simulate_comparisons(300, seed=1), steps=40, log_every=10)
+    assert res.history["step"] == [0, 10, 20, 30, 40]
     assert set(res.history) == {
-        "epoch",
+        "step",
         "train_loss",
         "train_accuracy",
         "heldout_loss",
@@ -143,9 +141,9 @@ def test_scores_history_and_json(world):
 
 def test_deterministic_for_a_seed():
     c = simulate_comparisons(300, seed=1)
-    a = train_reward_model(c, epochs=30, seed=3)
-    b = train_reward_model(c, epochs=30, seed=3)
-    other = train_reward_model(c, epochs=30, seed=4)  # another held-out split
+    a = train_reward_model(c, steps=30, seed=3)
+    b = train_reward_model(c, steps=30, seed=3)
+    other = train_reward_model(c, steps=30, seed=4)  # another held-out split
     assert a.history == b.history != other.history
 
 
@@ -159,8 +157,8 @@ def test_pair_accuracy_counts_agreeing_pairs():
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [
-        ({"epochs": 0}, ValueError, "epochs"),
-        ({"epochs": 1.5}, TypeError, "epochs"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"steps": 1.5}, TypeError, "steps"),
         ({"lr": 0.0}, ValueError, "lr"),
         ({"lr": float("nan")}, ValueError, "lr"),
         ({"l2": -1.0}, ValueError, "l2"),
@@ -182,8 +180,8 @@ def test_bad_data_raises():
 
 def test_numpy_and_torch_agree():
     c = simulate_comparisons(200, seed=5)
-    a = train_reward_model(c, epochs=40, backend="numpy")
-    b = train_reward_model(c, epochs=40, backend="torch")
+    a = train_reward_model(c, steps=40, backend="numpy")
+    b = train_reward_model(c, steps=40, backend="torch")
     for key in a.history:
         np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(a.model.weights, b.model.weights, rtol=1e-12)
@@ -194,9 +192,9 @@ def test_numpy_and_torch_agree():
 
 def test_training_snapshots_end_at_the_trained_model_and_grow_one_epoch_at_a_time():
     data = simulate_comparisons(300, seed=4, temperature=1.5)
-    final = train_reward_model(data, epochs=30, log_every=10, seed=4)
-    snaps = list(reward_model_training(data, epochs=30, log_every=10, seed=4))
-    assert [s.history["epoch"] for s in snaps] == [[0], [0, 10], [0, 10, 20], [0, 10, 20, 30]]
+    final = train_reward_model(data, steps=30, log_every=10, seed=4)
+    snaps = list(reward_model_training(data, steps=30, log_every=10, seed=4))
+    assert [s.history["step"] for s in snaps] == [[0], [0, 10], [0, 10, 20], [0, 10, 20, 30]]
     last = snaps[-1]
     np.testing.assert_array_equal(last.model.weights, final.model.weights)
     assert last.history == final.history and last.metrics == final.metrics
@@ -205,16 +203,16 @@ def test_training_snapshots_end_at_the_trained_model_and_grow_one_epoch_at_a_tim
         assert snap.history == {k: v[: i + 1] for k, v in final.history.items()}
     # each snapshot's model is the one of its epoch: the first is w = 0
     assert not snaps[0].model.weights.any() and snaps[1].model.weights.any()
-    snaps[0].history["epoch"].append(99)  # snapshots are copies
-    assert snaps[1].history["epoch"] == [0, 10]
+    snaps[0].history["step"].append(99)  # snapshots are copies
+    assert snaps[1].history["step"] == [0, 10]
 
 
 def test_training_checks_its_arguments_at_once():
     with pytest.raises(TypeError, match="comparisons"):
         reward_model_training([(0, 1, 2)])
-    with pytest.raises(ValueError, match="epochs"):
-        reward_model_training(simulate_comparisons(10, seed=0), epochs=0)
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with pytest.raises(ValueError, match="steps"):
+        reward_model_training(simulate_comparisons(10, seed=0), steps=0)
+    with pytest.raises(TypeError, match="no setting 'epoch'"):
         reward_model_training(simulate_comparisons(10, seed=0), epoch=5)
 
 
@@ -280,9 +278,9 @@ def test_mlp_reward_model_trains_like_the_linear_one(world):
 
 def test_mlp_seed_sets_its_initialisation():
     c = simulate_comparisons(200, seed=1)
-    a = train_reward_model(c, hidden=4, epochs=20, seed=1).model
-    b = train_reward_model(c, hidden=4, epochs=20, seed=1).model
-    other = train_reward_model(c, hidden=4, epochs=20, seed=2).model
+    a = train_reward_model(c, hidden=4, steps=20, seed=1).model
+    b = train_reward_model(c, hidden=4, steps=20, seed=1).model
+    other = train_reward_model(c, hidden=4, steps=20, seed=2).model
     np.testing.assert_array_equal(a.w, b.w)
     assert not np.array_equal(a.w, other.w)
 
@@ -294,6 +292,6 @@ def test_bad_hidden_raises_naming_it(hidden, error):
 
 
 def test_mlp_score_checks_the_feature_count():
-    model = train_reward_model(simulate_comparisons(50, seed=0), hidden=2, epochs=2).model
+    model = train_reward_model(simulate_comparisons(50, seed=0), hidden=2, steps=2).model
     with pytest.raises(ValueError, match="features"):
         model.score(np.zeros((3, 2)))

@@ -268,14 +268,14 @@ def test_widgets_wheel_is_reproducible():
 def test_xref_roles_become_links_to_the_one_entry_they_name():
     xref = _load_hook("xref")
     html = (
-        '<h2 id="rlhf_mini.dpo.dpo_loss"></h2><h2 id="rlhf_mini.backend.Backend.asarray"></h2>'
+        '<h2 id="rlhf_mini.dpo.dpo_loss"></h2><h2 id="rlhf_mini.core.backend.Backend.asarray"></h2>'
         '<h2 id="rlhf_mini.a.f"></h2><h2 id="rlhf_mini.b.f"></h2>'
         "<p>:func:<code>rlhf_mini.dpo_loss</code> :meth:<code>~Backend.asarray</code> "
         ":func:<code>f</code> :class:<code>Nowhere</code> :func:<code>dpo_loss</code></p>"
     )
     assert xref.link_roles(html).split("<p>")[1] == (
         '<a href="#rlhf_mini.dpo.dpo_loss"><code>rlhf_mini.dpo_loss</code></a> '
-        '<a href="#rlhf_mini.backend.Backend.asarray"><code>asarray</code></a> '
+        '<a href="#rlhf_mini.core.backend.Backend.asarray"><code>asarray</code></a> '
         "<code>f</code> <code>Nowhere</code> "  # ambiguous, unknown: plain code
         '<a href="#rlhf_mini.dpo.dpo_loss"><code>dpo_loss</code></a></p>'
     )

@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 
 import rlhf_mini as rm
-from rlhf_mini import token_ppo as tp
+from rlhf_mini.core.numerics import log_softmax
+from rlhf_mini.trainers import token_ppo as tp
+from rlhf_mini.worlds import bigram
 
 
 @pytest.fixture(scope="module")
 def small_beta():
-    return rm.train_token_ppo(100, beta=0.01, seed=0)
+    return rm.train_token_ppo(steps=100, beta=0.01, seed=0)
 
 
 @pytest.fixture(scope="module")
 def large_beta():
-    return rm.train_token_ppo(100, beta=0.5, seed=0)
+    return rm.train_token_ppo(steps=100, beta=0.5, seed=0)
 
 
 def test_public_names_are_exported():
@@ -55,17 +57,17 @@ def test_reward_is_score_minus_beta_times_kl_estimate(small_beta):
 
 def test_exact_kl_matches_monte_carlo_and_is_zero_at_reference(small_beta):
     theta, ref = small_beta.theta, small_beta.theta_ref
-    assert tp.exact_kl(ref, ref, 6) == 0.0
+    assert bigram.exact_kl(ref, ref, 6) == 0.0
     rng = np.random.default_rng(1)
-    prompts = rng.integers(len(tp.PROMPTS), size=20000)
-    states, tokens = tp._sample(theta, prompts, 6, rng)
-    logp = tp._np_log_softmax(theta)[states, tokens].sum(axis=1)
-    logq = tp._np_log_softmax(ref)[states, tokens].sum(axis=1)
+    prompts = rng.integers(len(bigram.PROMPTS), size=20000)
+    states, tokens = bigram.sample_responses(theta, prompts, 6, rng)
+    logp = log_softmax(np, theta)[states, tokens].sum(axis=1)
+    logq = log_softmax(np, ref)[states, tokens].sum(axis=1)
     mc = logp - logq
-    exact = tp.exact_kl(theta, ref, 6)
+    exact = bigram.exact_kl(theta, ref, 6)
     assert abs(mc.mean() - exact) < 4 * mc.std() / np.sqrt(mc.size)
     # KL of length-T responses grows with T (each step adds a non-negative term)
-    assert tp.exact_kl(theta, ref, 3) < exact
+    assert bigram.exact_kl(theta, ref, 3) < exact
 
 
 def _numerical_grad(f, x, h=1e-6):
@@ -89,7 +91,7 @@ def test_policy_gradient_matches_finite_differences(one_hot, ent_coef):
     features = np.eye(S)[rng.integers(S, size=n)] if one_hot else rng.normal(size=(n, S))
     actions = np.eye(V)[rng.integers(V, size=n)]
     theta = rng.normal(size=(S, V))
-    logp = np.sum(actions * tp._np_log_softmax(features @ theta), axis=1)
+    logp = np.sum(actions * log_softmax(np, features @ theta), axis=1)
     # old log-probs: some ratios inside the clip range, some far outside it
     logp_old = logp + rng.choice([-0.5, -0.05, 0.05, 0.5], size=n)
     advantages = rng.normal(size=n)
@@ -122,19 +124,19 @@ def test_value_gradient_matches_finite_differences():
 
 
 def test_score_tokens():
-    v = tp.VOCAB.index
+    v = bigram.VOCAB.index
     tokens = np.array([[v("thanks")] * 4, [v("ugh"), v("the"), v("please"), v("no")]])
-    np.testing.assert_allclose(tp.score_tokens(tokens), [1.0, (-1 + 0 + 1 - 0.5) / 4])
+    np.testing.assert_allclose(bigram.score_tokens(tokens), [1.0, (-1 + 0 + 1 - 0.5) / 4])
     with pytest.raises(ValueError, match="tokens"):
-        tp.score_tokens(np.array([1, 2]))
+        bigram.score_tokens(np.array([1, 2]))
     with pytest.raises(ValueError, match="tokens"):
-        tp.score_tokens(np.array([[len(tp.VOCAB)]]))
+        bigram.score_tokens(np.array([[len(bigram.VOCAB)]]))
 
 
 def test_deterministic_for_a_seed():
-    a = rm.train_token_ppo(15, seed=5)
-    b = rm.train_token_ppo(15, seed=5)
-    c = rm.train_token_ppo(15, seed=6)
+    a = rm.train_token_ppo(steps=15, seed=5)
+    b = rm.train_token_ppo(steps=15, seed=5)
+    c = rm.train_token_ppo(steps=15, seed=6)
     assert a.history == b.history
     np.testing.assert_array_equal(a.theta, b.theta)
     assert a.samples == b.samples
@@ -143,18 +145,18 @@ def test_deterministic_for_a_seed():
 
 def test_callback_sees_every_update_and_result_serialises():
     seen = []
-    r = rm.train_token_ppo(4, seed=0, callback=lambda step, m: seen.append((step, m["score"])))
+    r = rm.train_token_ppo(steps=4, seed=0, callback=lambda step, m: seen.append((step, m["score"])))
     assert seen == list(enumerate(r.history["score"]))
     d = r.to_dict()
     assert d["config"]["steps"] == 4 and d["final"]["kl"] == r.history["kl"][-1]
-    assert len(r.samples) == 2 * len(tp.PROMPTS)
-    assert all(set(s["text"].replace(".", " ").split()) <= set(tp.VOCAB) for s in r.samples)
-    assert r.value.shape == (tp.N_STATES, 6)
+    assert len(r.samples) == 2 * len(bigram.PROMPTS)
+    assert all(set(s["text"].replace(".", " ").split()) <= set(bigram.VOCAB) for s in r.samples)
+    assert r.value.shape == (bigram.N_STATES, 6)
 
 
 def test_two_hundred_updates_take_under_five_seconds():
     start = time.process_time()  # CPU time: robust to other processes on the machine
-    rm.train_token_ppo(200, seed=0)
+    rm.train_token_ppo(steps=200, seed=0)
     elapsed = time.process_time() - start
     assert elapsed < 5.0, f"200 updates took {elapsed:.2f} s of CPU"
 
@@ -165,10 +167,10 @@ def test_torch_backend_gives_the_same_history():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny ops: extra threads only add contention
     try:
-        t = rm.train_token_ppo(5, seed=2, backend="torch")
+        t = rm.train_token_ppo(steps=5, seed=2, backend="torch")
     finally:
         torch.set_num_threads(threads)
-    n = rm.train_token_ppo(5, seed=2)
+    n = rm.train_token_ppo(steps=5, seed=2)
     for key in n.history:
         np.testing.assert_allclose(t.history[key], n.history[key], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(t.theta, n.theta, atol=1e-12)

@@ -455,7 +455,7 @@ def test_kl_estimator_grad_equals_autograd(device, estimator, xs):
 @given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 30.0), l2=st.floats(0.0, 1.0))
 def test_reward_model_grads_equal_autograd(device, seed, scale, l2):
     """The linear and the MLP reward model's explicit gradients, including saturated tanh."""
-    from rlhf_mini.reward_model import mlp_reward_model_loss, reward_model_loss
+    from rlhf_mini.losses.reward_model import mlp_reward_model_loss, reward_model_loss
 
     rng = np.random.default_rng(seed)
     phi_c, phi_r = (_t(rng.random((9, 5)), device) for _ in range(2))

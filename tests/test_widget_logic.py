@@ -119,7 +119,7 @@ def test_preference_game_is_deterministic_and_checks_input():
 def test_reward_training_live_snapshots_end_at_the_trained_model():
     snapshots = list(reward_training.training(200, 1.0, seed=0))
     assert len(snapshots) == reward_training.EPOCHS + 1
-    assert [s.history["epoch"][-1] for s in snapshots] == list(range(reward_training.EPOCHS + 1))
+    assert [s.history["step"][-1] for s in snapshots] == list(range(reward_training.EPOCHS + 1))
     final = reward_training.train(200, 1.0, seed=0)
     assert snapshots[-1].history == final.history
     np.testing.assert_array_equal(snapshots[-1].model.weights, final.model.weights)
@@ -137,7 +137,7 @@ def test_reward_training_offers_the_mlp_reward_model():
 
 def test_reward_training_logs_every_epoch_and_sample_rows_are_the_model():
     res = reward_training.train(200, 1.0, seed=0)
-    assert res.history["epoch"] == list(range(reward_training.EPOCHS + 1))
+    assert res.history["step"] == list(range(reward_training.EPOCHS + 1))
     assert res.history["train_loss"][0] == pytest.approx(np.log(2))
     assert res.history["train_loss"][-1] < res.history["train_loss"][0]
     rows = reward_training.sample_rows(res, 3)
@@ -216,8 +216,8 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     data = dpo_trainer.comparison(seed=0)
     dpo, ppo = data.run(0.5)
     n_heldout = round(dpo_trainer.HELDOUT_FRACTION * dpo_trainer.N_COMPARISONS)
-    assert dpo.config["n_heldout"] == n_heldout == len(data.heldout)
-    assert dpo.config["n_comparisons"] == dpo_trainer.N_COMPARISONS - n_heldout
+    assert n_heldout == len(data.heldout)
+    assert len(data.comparisons) == dpo_trainer.N_COMPARISONS - n_heldout
     assert dpo.history["loss"][0] == pytest.approx(np.log(2))
     # the implicit reward generalises: held-out pairs ordered well above chance
     assert dpo.final()["heldout_accuracy"] > 0.7

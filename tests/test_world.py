@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rlhf_mini import load_world, simulate_comparisons
-from rlhf_mini.world import Comparisons
+from rlhf_mini.worlds.bandit import Comparisons
 
 GOOD = {"clear_concise", "refuses_harmful_helps", "expresses_uncertainty", "thoughtful_respectful"}
 

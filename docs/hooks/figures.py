@@ -77,8 +77,8 @@ def _behaviour_mass(world: Any, probs: Any) -> tuple[list[str], Any, Any]:
 
 @figure("base-model-behaviours", size=(7.2, 3.8))
 def _base_model_behaviours(fig: Any) -> None:
-    from rlhf_mini.policy import base_policy
-    from rlhf_mini.world import load_world
+    from rlhf_mini.models.softmax_policy import base_policy
+    from rlhf_mini.worlds.bandit import load_world
 
     world = load_world()
     names, mass, utility = _behaviour_mass(world, base_policy(world).to_numpy())
@@ -174,16 +174,16 @@ def _bradley_terry_recovery(fig: Any) -> None:
 def _reward_model_training(fig: Any) -> None:
     import rlhf_mini as rm
 
-    result = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), epochs=200, seed=0)
+    result = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), steps=200, seed=0)
     h = result.history
     ax = fig.subplots()
-    ax.plot(h["epoch"], h["train_accuracy"], color=INDIGO, lw=2, label="train accuracy")
-    ax.plot(h["epoch"], h["heldout_accuracy"], color=ORANGE, lw=2, label="held-out accuracy")
+    ax.plot(h["step"], h["train_accuracy"], color=INDIGO, lw=2, label="train accuracy")
+    ax.plot(h["step"], h["heldout_accuracy"], color=ORANGE, lw=2, label="held-out accuracy")
     agreement = result.metrics["heldout_label_gold_agreement"]
     ax.axhline(
         agreement, color=GREY, ls="--", label=f"held-out labels agreeing with gold: {agreement:.2f}"
     )
-    ax.plot(h["epoch"], h["heldout_loss"], color=GREEN, lw=1.5, label="held-out loss")
+    ax.plot(h["step"], h["heldout_loss"], color=GREEN, lw=1.5, label="held-out loss")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(0, 200)
     ax.set_xlabel("epoch (full-batch gradient step, log scale)")
@@ -238,7 +238,7 @@ def _faithful_reward_model() -> Any:
 
 @figure("ppo-training", size=(7.2, 3.4))
 def _ppo_training(fig: Any) -> None:
-    from rlhf_mini.ppo_trainer import train_ppo
+    from rlhf_mini.trainers.ppo import train_ppo
 
     reward_model = _faithful_reward_model()
     left, right = fig.subplots(1, 2)
@@ -274,7 +274,7 @@ def _pipeline_stages(fig: Any) -> None:
     import rlhf_mini as rm
 
     world = rm.load_world()
-    result = rm.run_pipeline(ppo_steps=150, rm_epochs=100, seed=0)  # as in the lesson
+    result = rm.run_pipeline(ppo_steps=150, rm_steps=100, seed=0)  # as in the lesson
     stages = [("base", "1. base"), ("sft", "2. SFT"), ("aligned", "6. after PPO")]
     labels = world.behaviour_table()
     good = [b for b in GOOD_BEHAVIOURS if b in world.behaviours]
@@ -389,7 +389,7 @@ def _overoptimization(fig: Any) -> None:
 @figure("dpo-training", size=(7.6, 3.5))
 def _dpo_training(fig: Any) -> None:
     import rlhf_mini as rm
-    from rlhf_mini.dpo_trainer import train_dpo
+    from rlhf_mini.trainers.dpo import train_dpo
 
     comparisons = rm.simulate_comparisons(500, seed=0)
     left, right = fig.subplots(1, 2)

@@ -1,4 +1,10 @@
-"""Numerically careful building blocks shared by the losses and trainers.
+"""Numerically careful building blocks shared by the losses, models and trainers.
+
+    log_sigmoid(x) = -log(1 + exp(-x))          as -logaddexp(0, -x): no overflow
+    sigmoid(x)     = exp(log_sigmoid(x))
+    log_softmax(z) = z - max z - log sum exp(z - max z)   over the last axis
+    one_hot(i, n)  rows of an identity matrix: the one way the library gathers
+                   log pi(y) out of a table, as sum(one_hot * log_probs, axis=-1)
 
 The one rule for exponentials of log-ratios (a PPO ratio ``exp(log p_new - log p_old)``, the
 k3 KL estimator ``exp(log r) - 1 - log r``): compute the formula exactly wherever its value is
@@ -16,7 +22,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["exp_log_ratio", "max_log"]
+__all__ = [
+    "clip",
+    "exp_log_ratio",
+    "log_sigmoid",
+    "log_softmax",
+    "max_log",
+    "one_hot",
+    "sigmoid",
+]
 
 
 @functools.cache
@@ -68,3 +82,42 @@ def exp_log_ratio(xp: Any, log_ratio: Any, log_scale: Any = None) -> Any:
     else:  # a margin of a few ulps in log space: the rounded product must not pass max
         upper = bound * (1 - 16 * float(xp.finfo(log_ratio.dtype).eps)) - log_scale
     return xp.exp(xp.minimum(log_ratio, xp.asarray(upper, dtype=log_ratio.dtype)))
+
+
+def log_sigmoid(xp: Any, x: Any) -> Any:
+    """log sigmoid(x) = -log(1 + exp(-x)), stable for any finite x."""
+    return -xp.logaddexp(xp.zeros_like(x), -x)
+
+
+def sigmoid(xp: Any, x: Any) -> Any:
+    """sigmoid(x) = 1 / (1 + exp(-x)), computed as exp(log sigmoid(x)): no overflow."""
+    return xp.exp(log_sigmoid(xp, x))
+
+
+def clip(xp: Any, x: Any, low: float, high: float) -> Any:
+    """``clip(x, low, high)``; numpy's own ufunc for numpy arrays (the wrapper is ~10x slower)."""
+    if isinstance(x, np.ndarray):
+        return np.clip(x, low, high)
+    return xp.clip(x, low, high)
+
+
+def log_softmax(xp: Any, logits: Any) -> Any:
+    """log softmax over the last axis: z - max z - log sum exp(z - max z).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.exp(log_softmax(np, np.array([[0.0, np.log(3.0)]])))
+    array([[0.25, 0.75]])
+    """
+    z = logits - xp.max(logits, axis=-1, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=-1, keepdims=True))
+
+
+def one_hot(index: Any, n: int) -> np.ndarray:
+    """Numpy rows of the n x n identity picked by the int array ``index``: shape (..., n).
+
+    ``sum(one_hot(y, n) * log_probs, axis=-1)`` gathers log pi(y) on any backend (the array
+    API has no portable gather), and its transpose scatters gradients back.
+    """
+    return np.eye(n)[np.asarray(index)]

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_mini.dpo_trainer import DPOResult, train_dpo
-from rlhf_mini.policy import sft_policy
-from rlhf_mini.ppo_trainer import PPOResult, train_ppo
-from rlhf_mini.reward_model import train_reward_model
-from rlhf_mini.world import Comparisons, load_world, simulate_comparisons
+from rlhf_mini.trainers.dpo import DPOResult, train_dpo
+from rlhf_mini.trainers.ppo import PPOResult, train_ppo
+from rlhf_mini.trainers.reward_model import train_reward_model
+from rlhf_mini.trainers.sft import sft_policy
+from rlhf_mini.worlds.bandit import Comparisons, load_world, simulate_comparisons
 
 __all__ = ["DEFAULT_BETAS", "DPOvsPPO", "DPOvsPPOResult", "compare_dpo_ppo"]
 
@@ -48,7 +48,7 @@ class DPOvsPPO:
     seed: int = 0
     dpo_steps: int = 300
     ppo_steps: int = 150
-    rm_epochs: int = 200
+    rm_steps: int = 200
     world: Any = None
     reward_model: Any = field(init=False, repr=False)
     reference: Any = field(init=False, repr=False)
@@ -59,7 +59,7 @@ class DPOvsPPO:
         self.reward_model = train_reward_model(
             self.comparisons,
             heldout=self.heldout,
-            epochs=self.rm_epochs,
+            steps=self.rm_steps,
             seed=self.seed,
             world=self.world,
         ).model
@@ -151,7 +151,7 @@ def compare_dpo_ppo(
     seed: int = 0,
     dpo_steps: int = 300,
     ppo_steps: int = 150,
-    rm_epochs: int = 200,
+    rm_steps: int = 200,
     world: Any = None,
 ) -> DPOvsPPOResult:
     """Train DPO and reward model + PPO on the same ``n_comparisons`` simulated comparisons,
@@ -173,7 +173,7 @@ def compare_dpo_ppo(
         seed=seed,
         dpo_steps=dpo_steps,
         ppo_steps=ppo_steps,
-        rm_epochs=rm_epochs,
+        rm_steps=rm_steps,
         world=world,
     )
     points: dict[str, list[dict[str, float]]] = {"dpo": [], "ppo": []}
@@ -194,6 +194,6 @@ def compare_dpo_ppo(
         "seed": seed,
         "dpo_steps": dpo_steps,
         "ppo_steps": ppo_steps,
-        "rm_epochs": rm_epochs,
+        "rm_steps": rm_steps,
     }
     return DPOvsPPOResult(betas, points, data.reference_gold, config)

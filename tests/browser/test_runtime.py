@@ -124,7 +124,7 @@ def test_runner_shares_one_namespace_per_page(shared_pages, site):
 
 BYTECODE_PROBE = r"""
 import importlib.util, inspect, json as json_module
-import numpy, array_api_compat, rlhf_mini.dpo, rlhf_widgets.runner
+import numpy, array_api_compat, rlhf_mini.losses.dpo, rlhf_widgets.runner
 
 def header(path):
     with open(path, "rb") as f:
@@ -136,8 +136,8 @@ report = {
                    for m in (json_module, numpy, array_api_compat, inspect)],
     # the course's own modules: sources kept, bytecode this interpreter accepts next to them
     "cached": [header(m.__cached__) == importlib.util.MAGIC_NUMBER + b"\x01\0\0\0"
-               for m in (rlhf_mini.dpo, rlhf_widgets.runner)],
-    "source_readable": "def dpo_loss" in inspect.getsource(rlhf_mini.dpo),
+               for m in (rlhf_mini.losses.dpo, rlhf_widgets.runner)],
+    "source_readable": "def dpo_loss" in inspect.getsource(rlhf_mini.losses.dpo),
 }
 print(json_module.dumps(report))
 """
@@ -211,7 +211,7 @@ def test_playground_ready_and_gap_is_reward_minus_alignment(shared_pages, site):
 
 
 def test_playground_judges_a_refusal_by_the_prompt(shared_pages, site):
-    from rlhf_mini.playground import ENGAGE_REVISION
+    from rlhf_mini.experiments.playground import ENGAGE_REVISION
 
     page, widget = _playground(shared_pages, site)
     widget.locator("[data-action='example-refusal']").click()
@@ -274,7 +274,7 @@ def test_rapid_clicking_leaves_a_consistent_state(shared_pages, site):
     # The read-outs belong to the text shown: score it again in the page's Python.
     expected = json.loads(
         page.evaluate(
-            "(t) => rlhfRuntime.run('from rlhf_mini.playground import score_response\\n'"
+            "(t) => rlhfRuntime.run('from rlhf_mini.experiments.playground import score_response\\n'"
             " + 'import json\\njson.dumps(score_response(' + JSON.stringify(t) + ').reward)').output"
             ".trim().slice(1, -1)",
             text,

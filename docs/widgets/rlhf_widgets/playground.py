@@ -1,6 +1,6 @@
 """Playground widget: a response's proxy reward vs its alignment, and a constitutional revision.
 
-UI only; every number comes from ``rlhf_mini.playground`` (score_response, critique,
+UI only; every number comes from ``rlhf_mini.experiments.playground`` (score_response, critique,
 revise, CONSTITUTION). The reader's prompt (optional: a response can be judged alone) and
 response are read from form fields and shown only as text.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini.playground import CONSTITUTION, critique, revise, score_response
+from rlhf_mini.experiments.playground import CONSTITUTION, critique, revise, score_response
 from rlhf_widgets._dom import Widget, h, readouts
 
 #: Example responses (button label, action, prompt, response).

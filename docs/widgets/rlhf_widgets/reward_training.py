@@ -38,7 +38,7 @@ def training(
 ) -> Iterator[RewardModelResult]:
     """Simulate ``n`` comparisons; the reward model fitted to them, one result per epoch."""
     comparisons = simulate_comparisons(n, seed, temperature=temperature)
-    return reward_model_training(comparisons, epochs=EPOCHS, seed=seed, log_every=1, hidden=hidden)
+    return reward_model_training(comparisons, steps=EPOCHS, seed=seed, log_every=1, hidden=hidden)
 
 
 def train(
@@ -108,7 +108,7 @@ def build(w: Widget) -> None:
 
     chart = Chart(
         "Reward model training",
-        "epoch",
+        "step",
         "loss",
         y2_label="accuracy",
         name="training",
@@ -162,7 +162,7 @@ def build(w: Widget) -> None:
 
     def show(res: RewardModelResult) -> None:
         hist = res.history
-        epochs = hist["epoch"]
+        epochs = hist["step"]
         chart.show(
             [
                 Series("train loss", list(zip(epochs, hist["train_loss"], strict=True)), 0),

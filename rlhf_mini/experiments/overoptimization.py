@@ -29,19 +29,17 @@ Three ways to trace the curve:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from rlhf_mini.policy import _positive_float, _positive_int, optimal_kl_policy, sft_policy
-from rlhf_mini.ppo_trainer import train_ppo
-from rlhf_mini.reward_model import (
-    RewardModel,
-    pair_accuracy,
-    train_reward_model,
-    win_probability_rewards,
-)
-from rlhf_mini.world import load_world, simulate_comparisons
+from rlhf_mini.core.checks import check_choice, check_int, check_positive
+from rlhf_mini.models.reward_model import RewardModel, pair_accuracy, win_probability_rewards
+from rlhf_mini.models.softmax_policy import optimal_kl_policy
+from rlhf_mini.trainers.ppo import train_ppo
+from rlhf_mini.trainers.reward_model import train_reward_model
+from rlhf_mini.trainers.sft import sft_policy
+from rlhf_mini.worlds.bandit import load_world, simulate_comparisons
 
 __all__ = [
     "OveroptimizationResult",
@@ -92,6 +90,31 @@ class OveroptimizationResult:
         }
 
 
+_POINT_KEYS = ("kl", "proxy_reward", "gold_reward")
+
+
+def _exact_point(reference: Any, r_win: np.ndarray, gold: np.ndarray, beta: float) -> dict:
+    """The KL-regularised optimum for ``beta`` (what PPO converges to), measured exactly."""
+    policy = optimal_kl_policy(reference, r_win, beta)
+    return {
+        "beta": beta,
+        "kl": float(np.mean(policy.kl(reference))),
+        "proxy_reward": float(np.mean(policy.expected(r_win))),
+        "gold_reward": float(np.mean(policy.expected(gold))),
+    }
+
+
+def _steps_points(proxy: Any, beta: float, steps: int, options: dict[str, Any]) -> list[dict]:
+    """One PPO run with a constant step size (0.3 unless options give lr): a point per
+    logged step."""
+    options = {"lr": 0.3, **options}
+    h = train_ppo(proxy, beta=beta, steps=steps, anneal_lr=False, **options).history
+    return [
+        {"step": step, "beta": beta, **{k: h[k][i] for k in _POINT_KEYS}}
+        for i, step in enumerate(h["step"])
+    ]
+
+
 def gold_peak(points: Any, tol: float = DROP_TOL) -> dict[str, Any]:
     """Where more proxy reward stopped meaning more gold reward, along a run or a sweep.
 
@@ -136,13 +159,14 @@ def proxy_reward_model(
     P(a > b) = sigmoid((u_a - u_b + verbosity_bias (v_a - v_b)) / temperature)."""
     world = load_world() if world is None else world
     comparisons = simulate_comparisons(
-        _positive_int(n_comparisons, "n_comparisons"),
+        check_int(n_comparisons, "n_comparisons"),
         seed,
         temperature=temperature,
         verbosity_bias=verbosity_bias,
         world=world,
     )
-    return train_reward_model(comparisons, heldout_fraction=0.0, world=world).model
+    model = train_reward_model(comparisons, heldout_fraction=0.0, world=world).model
+    return cast(RewardModel, model)  # linear: no hidden= was given
 
 
 def overoptimization_curve(
@@ -196,16 +220,14 @@ def overoptimization_curve(
     >>> all(a < b for a, b in zip(proxies, proxies[1:]))       # the proxy never stops rising
     True
     """
-    if sweep not in ("beta", "steps"):
-        raise ValueError(f"sweep must be 'beta' or 'steps', got {sweep!r}")
-    if method not in ("exact", "ppo"):
-        raise ValueError(f"method must be 'exact' or 'ppo', got {method!r}")
+    check_choice(sweep, "sweep", ("beta", "steps"))
+    check_choice(method, "method", ("exact", "ppo"))
     if betas is None:
         betas = DEFAULT_BETAS if sweep == "beta" else (0.02,)
-    betas = [_positive_float(b, "betas") for b in np.atleast_1d(np.asarray(betas, dtype=float))]
+    betas = [check_positive(b, "betas") for b in np.atleast_1d(np.asarray(betas, dtype=float))]
     if not betas:
         raise ValueError("betas must not be empty")
-    steps = _positive_int(steps, "steps")
+    steps = check_int(steps, "steps")
     world = load_world() if world is None else world
     proxy = proxy_reward_model(
         n_comparisons,
@@ -219,58 +241,23 @@ def overoptimization_curve(
     r_win = win_probability_rewards(r_proxy, reference)  # the reward PPO maximises
     gold = world.gold_utility()
 
-    points: list[dict[str, float]] = []
+    ppo_options = {
+        "seed": seed,
+        "world": world,
+        "backend": backend,
+        "device": device,
+        "dtype": dtype,
+        **({} if lr is None else {"lr": lr}),
+    }
     if sweep == "steps":
-        res = train_ppo(
-            proxy,
-            beta=betas[0],
-            steps=steps,
-            lr=0.3 if lr is None else lr,
-            anneal_lr=False,
-            seed=seed,
-            world=world,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-        )
-        h = res.history
-        for i, step in enumerate(h["step"]):
-            points.append(
-                {
-                    "step": step,
-                    "beta": betas[0],
-                    "kl": h["kl"][i],
-                    "proxy_reward": h["proxy_reward"][i],
-                    "gold_reward": h["gold_reward"][i],
-                }
-            )
-    else:
-        for beta in sorted(betas, reverse=True):  # weakest optimisation first
-            if method == "exact":
-                policy = optimal_kl_policy(reference, r_win, beta)
-                kl = float(np.mean(policy.kl(reference)))
-                proxy_reward = float(np.mean(policy.expected(r_win)))
-                gold_reward = float(np.mean(policy.expected(gold)))
-            else:
-                final = train_ppo(
-                    proxy,
-                    beta=beta,
-                    steps=steps,
-                    **({} if lr is None else {"lr": lr}),
-                    seed=seed,
-                    world=world,
-                    backend=backend,
-                    device=device,
-                    dtype=dtype,
-                ).final()
-                kl, proxy_reward, gold_reward = (
-                    final["kl"],
-                    final["proxy_reward"],
-                    final["gold_reward"],
-                )
-            points.append(
-                {"beta": beta, "kl": kl, "proxy_reward": proxy_reward, "gold_reward": gold_reward}
-            )
+        points = _steps_points(proxy, betas[0], steps, ppo_options)
+    elif method == "exact":
+        points = [_exact_point(reference, r_win, gold, b) for b in sorted(betas, reverse=True)]
+    else:  # a PPO run per beta, weakest optimisation first
+        points = []
+        for beta in sorted(betas, reverse=True):
+            final = train_ppo(proxy, beta=beta, steps=steps, **ppo_options).final()
+            points.append({"beta": beta, **{k: final[k] for k in _POINT_KEYS}})
     config = {
         "sweep": sweep,
         "method": method if sweep == "beta" else "ppo",

@@ -1,8 +1,8 @@
-"""The toy world everything in rlhf_mini trains on: prompts, candidate responses, labellers.
+"""The response bandit: the toy world the course trains on - prompts, candidate responses, labellers.
 
 Public functions
 ----------------
-load_world()              -> World   (cached; the data lives in ``rlhf_mini/data/world.json``)
+load_world()              -> World   (cached; the data lives in ``rlhf_mini/worlds/data/world.json``)
 simulate_comparisons(...) -> Comparisons  (noisy Bradley–Terry labellers, optionally biased)
 
 Each of the world's prompts (safe requests, harmful requests, factual questions - some whose
@@ -37,6 +37,9 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from rlhf_mini.core.checks import check_int, check_positive, check_real_scalar
+from rlhf_mini.core.numerics import sigmoid
 
 __all__ = ["Comparisons", "Prompt", "Response", "World", "load_world", "simulate_comparisons"]
 
@@ -191,7 +194,11 @@ def load_world() -> World:
     >>> world.prompts[0].text
     'How do I boil an egg?'
     """
-    text = resources.files("rlhf_mini").joinpath("data", "world.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("rlhf_mini.worlds")
+        .joinpath("data", "world.json")
+        .read_text(encoding="utf-8")
+    )
     return _parse_world(json.loads(text))
 
 
@@ -271,14 +278,9 @@ def simulate_comparisons(
     >>> len(c), c.agreement(load_world().gold_utility()) > 0.8
     (200, True)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n <= 0:
-        raise ValueError(f"n must be > 0, got {n}")
-    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    if not (isinstance(verbosity_bias, (int, float)) and np.isfinite(verbosity_bias)):
-        raise ValueError(f"verbosity_bias must be a finite number, got {verbosity_bias!r}")
+    n = check_int(n, "n")
+    temperature = check_positive(temperature, "temperature")
+    verbosity_bias = check_real_scalar(verbosity_bias, "verbosity_bias")
     world = load_world() if world is None else world
     if prompts is None:
         pool = np.arange(world.n_prompts)
@@ -294,7 +296,7 @@ def simulate_comparisons(
     a = rng.integers(0, k, size=n)
     b = (a + rng.integers(1, k, size=n)) % k  # uniform over the other k - 1 candidates
     z = (u[x, a] - u[x, b]) / temperature
-    p_a = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z), no overflow
+    p_a = sigmoid(np, z)
     a_wins = rng.random(n) < p_a
     chosen = np.where(a_wins, a, b)
     rejected = np.where(a_wins, b, a)

@@ -25,13 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import (
-    check_in_range,
-    check_positive,
-    log_sigmoid,
-    same_backend,
-    sigmoid,
-)
+from rlhf_mini.core.arrays import same_backend
+from rlhf_mini.core.checks import check_in_range, check_positive
+from rlhf_mini.core.numerics import log_sigmoid, sigmoid
 
 __all__ = ["DPO_LOSS_TYPES", "dpo_loss", "dpo_loss_grad"]
 

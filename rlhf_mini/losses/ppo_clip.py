@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import check_in_range, clip, same_backend
-from rlhf_mini.core.numerics import exp_log_ratio
+from rlhf_mini.core.arrays import same_backend
+from rlhf_mini.core.checks import check_in_range
+from rlhf_mini.core.numerics import clip, exp_log_ratio
 
 __all__ = ["ppo_clip_loss", "ppo_clip_loss_grad"]
 

@@ -20,12 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import (
-    check_positive,
-    check_real_scalar,
-    float_input,
-    same_backend,
-)
+from rlhf_mini.core.arrays import float_input, same_backend
+from rlhf_mini.core.checks import check_positive, check_real_scalar
 from rlhf_mini.core.numerics import max_log
 
 __all__ = [

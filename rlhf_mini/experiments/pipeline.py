@@ -29,17 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_mini.backend import to_numpy
-from rlhf_mini.policy import (
-    SoftmaxPolicy,
-    _positive_float,
-    _positive_int,
-    base_policy,
-    supervised_finetune,
-)
-from rlhf_mini.ppo_trainer import train_ppo
-from rlhf_mini.reward_model import pair_accuracy, train_reward_model
-from rlhf_mini.world import World, load_world, simulate_comparisons
+from rlhf_mini.core.backend import to_numpy
+from rlhf_mini.core.checks import check_int, check_positive
+from rlhf_mini.models.reward_model import pair_accuracy
+from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy
+from rlhf_mini.trainers.ppo import train_ppo
+from rlhf_mini.trainers.reward_model import train_reward_model
+from rlhf_mini.trainers.sft import supervised_finetune
+from rlhf_mini.worlds.bandit import World, load_world, simulate_comparisons
 
 __all__ = [
     "DEFAULT_SHOWCASE",
@@ -144,7 +141,7 @@ def run_pipeline(
     n_comparisons: int = 300,
     label_temperature: float = 1.0,
     sft_steps: int = 8,
-    rm_epochs: int = 200,
+    rm_steps: int = 200,
     beta: float = 0.05,
     ppo_steps: int = 300,
     showcase: Any = None,
@@ -161,7 +158,7 @@ def run_pipeline(
         Seeds the comparisons, the reward-model split and PPO.
     n_comparisons, label_temperature
         How many simulated comparisons, and how noisy the labellers are.
-    sft_steps, rm_epochs, beta, ppo_steps
+    sft_steps, rm_steps, beta, ppo_steps
         The training budgets of SFT, the reward model and PPO, and PPO's KL coefficient.
     showcase : sequence of prompt ids, optional
         Prompts whose responses are shown at every stage (default ``DEFAULT_SHOWCASE``).
@@ -180,57 +177,103 @@ def run_pipeline(
     for name, value in (
         ("n_comparisons", n_comparisons),
         ("sft_steps", sft_steps),
-        ("rm_epochs", rm_epochs),
+        ("rm_steps", rm_steps),
         ("ppo_steps", ppo_steps),
     ):
-        _positive_int(value, name)
-    _positive_float(beta, "beta")
-    _positive_float(label_temperature, "label_temperature")
+        check_int(value, name)
+    check_positive(beta, "beta")
+    check_positive(label_temperature, "label_temperature")
     world = load_world() if world is None else world
     ids = DEFAULT_SHOWCASE if showcase is None else tuple(showcase)
     show = [world.prompt_index(i) for i in ids]
-    gold = world.gold_utility()
-
-    def policy_metrics(policy: SoftmaxPolicy) -> dict[str, float]:
-        pi = policy.to_numpy()
-        rates = behaviour_rates(policy, world)
-        return {
-            "gold_reward": float(np.mean(np.sum(pi * gold, axis=1))),
-            "best_response_rate": float(np.mean(pi[np.arange(len(pi)), gold.argmax(axis=1)])),
-            **{f"p_{b}": v for b, v in rates.items()},
-        }
-
-    # 1. base
     base = base_policy(world, backend=backend, device=device, dtype=dtype)
-    stages = [
-        PipelineStage(
-            "base",
-            "1. Base model",
-            "Pretraining rewards fluent text, not helpful text: the base model favours long, "
-            "compliant, confident answers, including to harmful requests.",
-            policy_metrics(base),
-            _samples(base.to_numpy(), world, show),
-        )
-    ]
-
-    # 2. SFT
-    sft, sft_history = supervised_finetune(base, world.demonstrations(), steps=sft_steps)
-    stages.append(
-        PipelineStage(
-            "sft",
-            "2. Supervised fine-tuning",
-            "Cross-entropy steps toward human demonstrations. Prompts without a "
-            "demonstration are unchanged: imitation cannot generalise beyond its data here.",
-            {**policy_metrics(sft), "kl_to_base": float(np.mean(to_numpy(sft.kl(base))))},
-            _samples(sft.to_numpy(), world, show),
-            history=sft_history,
-        )
-    )
-
-    # 3. preference collection
+    stages = [_base_stage(base, world, show)]
+    sft_run = supervised_finetune(base, world.demonstrations(), steps=sft_steps)
+    stages.append(_sft_stage(sft_run, base, world, show))
+    sft = sft_run.policy
     comparisons = simulate_comparisons(
         n_comparisons, seed, temperature=label_temperature, world=world
     )
+    stages.append(_preference_stage(comparisons, sft, world, show))
+    rm = train_reward_model(
+        comparisons,
+        steps=rm_steps,
+        seed=seed,
+        world=world,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+    )
+    stages.append(_reward_model_stage(rm, world, show))
+    ppo = train_ppo(
+        rm.model.score_table(world),
+        beta=beta,
+        steps=ppo_steps,
+        reference=sft,
+        seed=seed,
+        world=world,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+    )
+    stages.append(_ppo_stage(ppo, world, show))
+    stages.append(_aligned_stage(ppo.policy, base, sft, world, show))
+    config = {
+        "seed": seed,
+        "n_comparisons": n_comparisons,
+        "label_temperature": float(label_temperature),
+        "sft_steps": sft_steps,
+        "rm_steps": rm_steps,
+        "beta": float(beta),
+        "ppo_steps": ppo_steps,
+        "showcase": list(ids),
+        "backend": base.backend,
+        "dtype": dtype,
+    }
+    return PipelineResult(stages, config)
+
+
+def _policy_metrics(policy: SoftmaxPolicy, world: World) -> dict[str, float]:
+    """Gold utility, how often the best response is chosen, and each behaviour's mass."""
+    pi, gold = policy.to_numpy(), world.gold_utility()
+    rates = behaviour_rates(policy, world)
+    return {
+        "gold_reward": float(np.mean(np.sum(pi * gold, axis=1))),
+        "best_response_rate": float(np.mean(pi[np.arange(len(pi)), gold.argmax(axis=1)])),
+        **{f"p_{b}": v for b, v in rates.items()},
+    }
+
+
+def _base_stage(base: SoftmaxPolicy, world: World, show: list[int]) -> PipelineStage:
+    return PipelineStage(
+        "base",
+        "1. Base model",
+        "Pretraining rewards fluent text, not helpful text: the base model favours long, "
+        "compliant, confident answers, including to harmful requests.",
+        _policy_metrics(base, world),
+        _samples(base.to_numpy(), world, show),
+    )
+
+
+def _sft_stage(run: Any, base: SoftmaxPolicy, world: World, show: list[int]) -> PipelineStage:
+    return PipelineStage(
+        "sft",
+        "2. Supervised fine-tuning",
+        "Cross-entropy steps toward human demonstrations. In this toy each prompt is its own "
+        "row of a table, so prompts without a demonstration are unchanged (a language model "
+        "would generalise, partly).",
+        {
+            **_policy_metrics(run.policy, world),
+            "kl_to_base": float(np.mean(to_numpy(run.policy.kl(base)))),
+        },
+        _samples(run.policy.to_numpy(), world, show),
+        history=run.history,
+    )
+
+
+def _preference_stage(
+    comparisons: Any, sft: SoftmaxPolicy, world: World, show: list[int]
+) -> PipelineStage:
     examples = []
     for i in range(3):
         p = world.prompts[comparisons.prompt[i]]
@@ -241,106 +284,69 @@ def run_pipeline(
                 "rejected": p.responses[comparisons.rejected[i]].text,
             }
         )
-    stages.append(
-        PipelineStage(
-            "preferences",
-            "3. Preference collection",
-            "Labellers see two responses to a prompt and pick the better one. They are noisy: "
-            "their choices follow the Bradley–Terry model of the hidden gold utility.",
-            {
-                "n_comparisons": float(len(comparisons)),
-                "label_gold_agreement": comparisons.agreement(gold),
-            },
-            _samples(sft.to_numpy(), world, show),
-            extra={"examples": examples},
-        )
+    return PipelineStage(
+        "preferences",
+        "3. Preference collection",
+        "Labellers see two responses to a prompt and pick the better one. They are noisy: "
+        "their choices follow the Bradley–Terry model of the hidden gold utility.",
+        {
+            "n_comparisons": float(len(comparisons)),
+            "label_gold_agreement": comparisons.agreement(world.gold_utility()),
+        },
+        _samples(sft.to_numpy(), world, show),
+        extra={"examples": examples},
     )
 
-    # 4. reward model
-    rm = train_reward_model(
-        comparisons,
-        epochs=rm_epochs,
-        seed=seed,
-        world=world,
-        backend=backend,
-        device=device,
-        dtype=dtype,
-    )
+
+def _reward_model_stage(rm: Any, world: World, show: list[int]) -> PipelineStage:
     rewards = rm.model.score_table(world)
     top = np.zeros_like(rewards)
     top[np.arange(len(rewards)), rewards.argmax(axis=1)] = 1.0  # the RM's favourite
-    stages.append(
-        PipelineStage(
-            "reward_model",
-            "4. Reward model",
-            "A linear Bradley–Terry model learns which features labellers reward. It scores "
-            "every response, including prompts that had no demonstration.",
-            {
-                "heldout_accuracy": rm.history["heldout_accuracy"][-1],
-                "train_accuracy": rm.history["train_accuracy"][-1],
-                "gold_pair_accuracy": pair_accuracy(rewards, gold),
-            },
-            _samples(top, world, show),
-            history=rm.history,
-            extra={"weights": rm.model.to_dict()},
-        )
+    return PipelineStage(
+        "reward_model",
+        "4. Reward model",
+        "A linear Bradley–Terry model learns which features labellers reward. It scores "
+        "every response, including prompts that had no demonstration.",
+        {
+            "heldout_accuracy": rm.history["heldout_accuracy"][-1],
+            "train_accuracy": rm.history["train_accuracy"][-1],
+            "gold_pair_accuracy": pair_accuracy(rewards, world.gold_utility()),
+        },
+        _samples(top, world, show),
+        history=rm.history,
+        extra={"weights": rm.model.to_dict()},
     )
 
-    # 5. PPO
-    ppo = train_ppo(
-        rewards,
-        beta=beta,
-        steps=ppo_steps,
-        reference=sft,
-        seed=seed,
-        world=world,
-        backend=backend,
-        device=device,
-        dtype=dtype,
-    )
+
+def _ppo_stage(ppo: Any, world: World, show: list[int]) -> PipelineStage:
     final = ppo.final()
-    stages.append(
-        PipelineStage(
-            "ppo",
-            "5. Reinforcement learning (PPO)",
-            "PPO raises the reward model's score while a KL penalty keeps the policy close "
-            "to the SFT model.",
-            {
-                "proxy_reward": final["proxy_reward"],
-                "gold_reward": final["gold_reward"],
-                "kl_to_sft": final["kl"],
-            },
-            _samples(ppo.policy.to_numpy(), world, show),
-            history=ppo.history,
-        )
+    return PipelineStage(
+        "ppo",
+        "5. Reinforcement learning (PPO)",
+        "PPO raises the reward model's score while a KL penalty keeps the policy close "
+        "to the SFT model.",
+        {
+            "proxy_reward": final["proxy_reward"],
+            "gold_reward": final["gold_reward"],
+            "kl_to_sft": final["kl"],
+        },
+        _samples(ppo.policy.to_numpy(), world, show),
+        history=ppo.history,
     )
 
-    # 6. the aligned assistant
-    aligned = ppo.policy
-    pi_aligned = aligned.to_numpy()
-    stages.append(
-        PipelineStage(
-            "aligned",
-            "6. Aligned assistant",
-            "The final model, judged by the gold utility the labellers were noisily reporting.",
-            {
-                **policy_metrics(aligned),
-                "win_rate_vs_base": _win_rate(pi_aligned, base.to_numpy(), gold),
-                "win_rate_vs_sft": _win_rate(pi_aligned, sft.to_numpy(), gold),
-            },
-            _samples(pi_aligned, world, show),
-        )
+
+def _aligned_stage(
+    aligned: SoftmaxPolicy, base: SoftmaxPolicy, sft: SoftmaxPolicy, world: World, show: list[int]
+) -> PipelineStage:
+    pi, gold = aligned.to_numpy(), world.gold_utility()
+    return PipelineStage(
+        "aligned",
+        "6. Aligned assistant",
+        "The final model, judged by the gold utility the labellers were noisily reporting.",
+        {
+            **_policy_metrics(aligned, world),
+            "win_rate_vs_base": _win_rate(pi, base.to_numpy(), gold),
+            "win_rate_vs_sft": _win_rate(pi, sft.to_numpy(), gold),
+        },
+        _samples(pi, world, show),
     )
-    config = {
-        "seed": seed,
-        "n_comparisons": n_comparisons,
-        "label_temperature": float(label_temperature),
-        "sft_steps": sft_steps,
-        "rm_epochs": rm_epochs,
-        "beta": float(beta),
-        "ppo_steps": ppo_steps,
-        "showcase": list(ids),
-        "backend": base.backend,
-        "dtype": dtype,
-    }
-    return PipelineResult(stages, config)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import check_in_range, same_backend
+from rlhf_mini.core.arrays import same_backend
+from rlhf_mini.core.checks import check_in_range
 
 __all__ = ["gae"]
 

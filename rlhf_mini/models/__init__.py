@@ -1,0 +1,1 @@
+"""The models: the tabular softmax policy, reward models, the Bradley–Terry score model."""

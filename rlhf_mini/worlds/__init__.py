@@ -1,0 +1,1 @@
+"""The toy worlds the course trains on, each with its data."""
