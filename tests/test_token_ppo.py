@@ -145,7 +145,9 @@ def test_deterministic_for_a_seed():
 
 def test_callback_sees_every_update_and_result_serialises():
     seen = []
-    r = rm.train_token_ppo(steps=4, seed=0, callback=lambda step, m: seen.append((step, m["score"])))
+    r = rm.train_token_ppo(
+        steps=4, seed=0, callback=lambda step, m: seen.append((step, m["score"]))
+    )
     assert seen == list(enumerate(r.history["score"]))
     d = r.to_dict()
     assert d["config"]["steps"] == 4 and d["final"]["kl"] == r.history["kl"][-1]
