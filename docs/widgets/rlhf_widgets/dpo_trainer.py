@@ -71,7 +71,7 @@ class Comparison:
 
 def build(w: Widget) -> None:
     from rlhf_widgets._chart import Chart, Series
-    from rlhf_widgets._dom import h
+    from rlhf_widgets._dom import h, scroll_box
 
     data = Comparison()
     slider = h(
@@ -114,7 +114,7 @@ def build(w: Widget) -> None:
             data_output="setup",
         ),
         chart.element,
-        h("div", table, class_="md-typeset__table"),
+        scroll_box(table, "Gold reward and KL of each policy"),
         h("p", "", data_output="accuracy"),
     )
 
