@@ -616,7 +616,9 @@ def _widget_playground(fig: Any) -> None:
 def _sources_hash() -> str:
     h = hashlib.sha256(Path(__file__).read_bytes())
     for src in (ROOT / "rlhf_mini", ROOT / "docs" / "widgets"):  # the library, the widgets
-        for path in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in (".py", ".json")):
+        for path in sorted(
+            p for p in src.rglob("*") if p.is_file() and p.suffix in (".py", ".json")
+        ):
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
