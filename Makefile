@@ -9,8 +9,12 @@ PY := $(BIN)/python
 # CPU build of torch, taken from the local wheel cache; a bare `torch` pulls a CUDA build.
 TORCH_PIN := torch==2.13.0
 INSTALLED := $(VENV)/.installed
+# Every package of the test environment at a known version, so that a new release of a
+# dependency cannot turn the suite red overnight. `make upgrade` moves the pins on purpose;
+# the package's own requirements (pyproject.toml) stay loose for users.
+CONSTRAINTS := constraints.txt
 
-.PHONY: all setup npm chromium lint test bench gpu-check gpu-kit serve build clean
+.PHONY: all setup npm chromium lint test fuzz upgrade bench gpu-check gpu-kit serve build clean
 
 all: test
 
@@ -21,14 +25,28 @@ $(PY):
 # TORCH=0 skips torch (the site build does not need it; the Pages workflow uses it).
 TORCH ?= 1
 
-$(INSTALLED): pyproject.toml | $(PY)
+$(INSTALLED): pyproject.toml $(CONSTRAINTS) | $(PY)
 ifeq ($(TORCH),1)
-	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[dev,torch]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) $(TORCH_PIN)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev,torch]'
 else
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 endif
 	touch $@
+
+# Re-resolve the test environment from pyproject.toml alone (newest releases the extras
+# allow) in a scratch venv, and write the result to constraints.txt. Review the diff, run
+# `make test`, commit.
+upgrade: | $(PY)
+	rm -rf build/upgrade-venv
+	$(PYTHON) -m venv build/upgrade-venv
+	build/upgrade-venv/bin/python -m pip install -q --upgrade pip
+	build/upgrade-venv/bin/python -m pip install -q $(TORCH_PIN)
+	build/upgrade-venv/bin/python -m pip install -q -e '.[dev,torch]'
+	{ echo "# The test environment, pinned (make upgrade writes this file; make test installs with it)."; \
+	  build/upgrade-venv/bin/python -m pip freeze --exclude-editable | grep -v '^pip=='; } > $(CONSTRAINTS)
+	rm -rf build/upgrade-venv
+	rm -f $(INSTALLED)
 
 setup: $(INSTALLED)
 
@@ -61,6 +79,12 @@ lint: setup
 
 test: setup lint npm chromium
 	$(PY) -m pytest -q
+
+# The property-based tests with fresh randomness and FUZZ_SCALE (default 20) times as many
+# examples each (tests/hypothesis_profiles.py); failures are saved in .hypothesis/ and
+# replayed first next time. `make test` runs the same tests derandomized.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m hypothesis tests
 
 # Benchmarks (not tests): each prints ratios against a peer measured in the same run.
 # bt_fit's 10,000-item rows run choix for ~30 minutes; browser.py builds the site itself.

@@ -7,6 +7,7 @@ The public API is what this module exports; everything else is private. Importin
 from rlhf_mini.advantages import gae
 from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
 from rlhf_mini.dpo_trainer import DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
 from rlhf_mini.kl import (
     KL_ESTIMATORS,
     AdaptiveKLController,
@@ -18,6 +19,7 @@ from rlhf_mini.kl import (
 )
 from rlhf_mini.overoptimization import (
     OveroptimizationResult,
+    gold_peak,
     overoptimization_curve,
     proxy_reward_model,
 )
@@ -53,6 +55,7 @@ from rlhf_mini.reward_model import (
     pair_accuracy,
     reward_model_training,
     train_reward_model,
+    win_probability_rewards,
 )
 from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
 from rlhf_mini.world import Comparisons, World, load_world, simulate_comparisons
@@ -66,6 +69,8 @@ __all__ = [
     "AdaptiveKLController",
     "Comparisons",
     "DPOResult",
+    "DPOvsPPO",
+    "DPOvsPPOResult",
     "MLPRewardModel",
     "OveroptimizationResult",
     "PPOResult",
@@ -82,6 +87,7 @@ __all__ = [
     "behaviour_rates",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
+    "compare_dpo_ppo",
     "critique",
     "default_reward_model",
     "dpo_loss",
@@ -89,6 +95,7 @@ __all__ = [
     "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
+    "gold_peak",
     "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
@@ -114,4 +121,5 @@ __all__ = [
     "train_ppo",
     "train_reward_model",
     "train_token_ppo",
+    "win_probability_rewards",
 ]

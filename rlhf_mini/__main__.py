@@ -337,7 +337,7 @@ def _cmd_ppo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
             res = train_ppo(
                 beta=beta,
                 steps=steps,
-                lr=args.lr if args.lr is not None else 1.0,
+                **({} if args.lr is None else {"lr": args.lr}),
                 clip_eps=args.clip_eps,
                 samples_per_prompt=args.samples_per_prompt,
                 ppo_epochs=args.ppo_epochs,
@@ -599,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", type=_positive_int, default=None, help="default 500 (token level: 200)"
     )
-    p.add_argument("--lr", type=_positive, default=None, help="default 1.0 (token level: 2.0)")
+    p.add_argument("--lr", type=_positive, default=None, help="default 3.0 (token level: 2.0)")
     p.add_argument("--clip-eps", type=_positive, default=0.2)
     p.add_argument("--samples-per-prompt", type=_positive_int, default=8)
     p.add_argument("--ppo-epochs", type=_positive_int, default=2)
@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("pipeline", "The six stages: base, SFT, preferences, reward model, PPO, aligned.")
     p.add_argument("--n", type=_positive_int, default=300, help="comparisons (default 300)")
-    p.add_argument("--beta", type=_positive, default=0.3)
+    p.add_argument("--beta", type=_positive, default=0.05)
     p.add_argument("--steps", type=_positive_int, default=300, help="PPO steps (default 300)")
     backend(p)
     p.set_defaults(run=_cmd_pipeline)

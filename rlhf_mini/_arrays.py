@@ -15,11 +15,6 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj
 
-# Log-ratios are saturated at this magnitude before they are exponentiated (PPO ratio,
-# k3 estimator): exp(50) ~ 5e21 is finite in float32 and float64, and a policy that far
-# from its reference has diverged anyway. Documented in each function that uses it.
-MAX_LOG_RATIO = 50.0
-
 
 @functools.cache
 def _numpy_namespace() -> Any:

@@ -21,13 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 from rlhf_mini._arrays import (
-    MAX_LOG_RATIO,
     check_positive,
     check_real_scalar,
-    clip,
     float_input,
     same_backend,
 )
+from rlhf_mini.core.numerics import max_log
 
 __all__ = [
     "KL_ESTIMATORS",
@@ -69,7 +68,9 @@ def kl_k3(logp_policy: Any, logp_ref: Any) -> Any:
     """k3 = (r - 1) - log r with r = pi_ref(y) / pi(y), per sample (unbiased, >= 0).
 
     Computed as ``expm1(log r) - log r``: exact for tiny |log r| where ``r - 1`` would
-    cancel. ``log r`` is saturated at +50 so the result never overflows.
+    cancel. Exact wherever the value is representable in the dtype; ``log r`` is saturated
+    only where ``expm1`` would overflow (above ~709.78 in float64, ~88.72 in float32), so the
+    result is always finite.
 
     Examples
     --------
@@ -77,8 +78,14 @@ def kl_k3(logp_policy: Any, logp_ref: Any) -> Any:
     0.0
     """
     xp, log_r = _log_r(logp_policy, logp_ref)
-    log_r = clip(xp, log_r, -float("inf"), MAX_LOG_RATIO)
+    log_r = _saturate(xp, log_r)
     return xp.expm1(log_r) - log_r
+
+
+def _saturate(xp: Any, log_r: Any) -> Any:
+    """log r capped where expm1 would overflow the dtype (the library's one rule for
+    exponentials of log-ratios, :mod:`rlhf_mini.core.numerics`)."""
+    return xp.minimum(log_r, xp.asarray(max_log(xp, log_r.dtype), dtype=log_r.dtype))
 
 
 def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") -> Any:
@@ -88,8 +95,9 @@ def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") ->
     k2: d/d log pi = -log r = log pi - log pi_ref
     k3: d/d log pi = 1 - r = -expm1(log r)
 
-    As in :func:`kl_k3`, ``log r`` is saturated at +50; past it the k3 gradient is the
-    formula's (finite) value at the saturation point, not the 0 of the flat loss.
+    As in :func:`kl_k3`, ``log r`` is saturated only where ``expm1`` would overflow; past that
+    point the k3 gradient is the formula's (finite) value at the saturation point, not the 0
+    of the flat loss.
     """
     if estimator not in KL_ESTIMATORS:
         raise ValueError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
@@ -98,7 +106,7 @@ def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") ->
         return xp.ones_like(log_r)
     if estimator == "k2":
         return -log_r
-    return -xp.expm1(clip(xp, log_r, -float("inf"), MAX_LOG_RATIO))
+    return -xp.expm1(_saturate(xp, log_r))
 
 
 def kl_penalized_rewards(

@@ -18,8 +18,10 @@ harmful and wrong answers (gold goes up), then onto long, padded answers (gold g
 Three ways to trace the curve:
 
 - ``sweep="beta", method="exact"`` (default, instant): for each beta the KL-regularised
-  optimum pi* ∝ pi_ref exp(r_proxy / beta) (:func:`rlhf_mini.optimal_kl_policy`), which PPO
-  converges to (tested in tests/test_ppo_trainer.py);
+  optimum pi* ∝ pi_ref exp(r / beta) of the proxy's reward on the scale PPO optimises,
+  r = sigmoid(r_proxy - E_ref[r_proxy]) (:func:`rlhf_mini.optimal_kl_policy`,
+  :func:`rlhf_mini.win_probability_rewards`), which PPO converges to (tested in
+  tests/test_ppo_trainer.py);
 - ``sweep="beta", method="ppo"``: one :func:`rlhf_mini.train_ppo` run per beta;
 - ``sweep="steps"``: one PPO run with a small beta, one point per logged step.
 """
@@ -33,12 +35,28 @@ import numpy as np
 
 from rlhf_mini.policy import _positive_float, _positive_int, optimal_kl_policy, sft_policy
 from rlhf_mini.ppo_trainer import train_ppo
-from rlhf_mini.reward_model import RewardModel, pair_accuracy, train_reward_model
+from rlhf_mini.reward_model import (
+    RewardModel,
+    pair_accuracy,
+    train_reward_model,
+    win_probability_rewards,
+)
 from rlhf_mini.world import load_world, simulate_comparisons
 
-__all__ = ["OveroptimizationResult", "overoptimization_curve", "proxy_reward_model"]
+__all__ = [
+    "OveroptimizationResult",
+    "gold_peak",
+    "overoptimization_curve",
+    "proxy_reward_model",
+]
 
-DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(20.0, 0.05, 12))
+#: A fall of the gold reward below its peak by more than this counts as overoptimisation.
+DROP_TOL = 0.01
+
+#: From a strong leash to almost none, on the win-probability reward scale that PPO optimises
+#: (:func:`rlhf_mini.win_probability_rewards`): the KL weights of practice (0.01-0.2) sit
+#: in the middle of the range.
+DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(2.0, 0.005, 12))
 
 
 @dataclass
@@ -54,8 +72,13 @@ class OveroptimizationResult:
     config: dict[str, Any] = field(default_factory=dict)
 
     def peak(self) -> dict[str, float]:
-        """The point with the highest gold reward."""
-        return max(self.points, key=lambda p: p["gold_reward"])
+        """The point with the highest gold reward (the first of equal ones)."""
+        return gold_peak(self.points)["peak"]
+
+    def overoptimised(self, tol: float = DROP_TOL) -> bool:
+        """Whether the gold reward fell more than ``tol`` below its peak while the proxy
+        kept rising past it (:func:`gold_peak`)."""
+        return gold_peak(self.points, tol)["overoptimised"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +90,38 @@ class OveroptimizationResult:
             "proxy_gold_pair_accuracy": self.proxy_gold_pair_accuracy,
             "config": self.config,
         }
+
+
+def gold_peak(points: Any, tol: float = DROP_TOL) -> dict[str, Any]:
+    """Where more proxy reward stopped meaning more gold reward, along a run or a sweep.
+
+    ``points`` are dicts with ``gold_reward`` and ``proxy_reward`` (and anything else, e.g.
+    step, beta, kl) in order of increasing optimisation pressure; a training history (a
+    dict of lists) is accepted too. Returns ``peak`` (the first point of highest gold
+    reward), ``end`` (the last point) and ``overoptimised``: the gold reward at the end is
+    more than ``tol`` below the peak while the proxy reward there is above its value at the
+    peak - the rise-then-fall of Gao et al. 2022 (arXiv 2210.10760).
+
+    Examples
+    --------
+    >>> run = {"step": [0, 1, 2], "proxy_reward": [0.5, 0.6, 0.7], "gold_reward": [4.0, 5.0, 4.5]}
+    >>> res = gold_peak(run)
+    >>> res["peak"]["step"], res["overoptimised"]
+    (1, True)
+    """
+    if isinstance(points, dict):
+        keys = list(points)
+        points = [dict(zip(keys, row, strict=True)) for row in zip(*points.values(), strict=True)]
+    points = list(points)
+    if not points:
+        raise ValueError("points must not be empty")
+    best = max(range(len(points)), key=lambda i: (points[i]["gold_reward"], -i))
+    peak, end = points[best], points[-1]
+    overoptimised = (
+        peak["gold_reward"] - end["gold_reward"] > tol
+        and end["proxy_reward"] > peak["proxy_reward"]
+    )
+    return {"peak": peak, "end": end, "overoptimised": bool(overoptimised)}
 
 
 def proxy_reward_model(
@@ -112,16 +167,16 @@ def overoptimization_curve(
     ----------
     betas : sequence of float > 0, optional
         KL coefficients, swept from large (close to the reference) to small. Default: 12
-        values from 20 down to 0.05. With ``sweep="steps"`` only the first is used
-        (default 0.05).
+        values from 2 down to 0.005. With ``sweep="steps"`` only the first is used
+        (default 0.02).
     sweep : {"beta", "steps"}
     method : {"exact", "ppo"}
         For ``sweep="beta"``: the closed-form optimum pi* or a PPO run per beta.
     n_comparisons, verbosity_bias, temperature
         The proxy's training data (:func:`proxy_reward_model`).
     steps, lr
-        PPO steps and learning rate (default lr: 1.0 for the beta sweep, 0.1 for the
-        steps sweep, so the rise is visible).
+        PPO steps and learning rate (default lr: train_ppo's for the beta sweep, 0.3,
+        constant, for the steps sweep, so the rise and fall are visible).
     seed : int
         Seeds the comparisons and PPO.
     backend, device, dtype
@@ -146,7 +201,7 @@ def overoptimization_curve(
     if method not in ("exact", "ppo"):
         raise ValueError(f"method must be 'exact' or 'ppo', got {method!r}")
     if betas is None:
-        betas = DEFAULT_BETAS if sweep == "beta" else (0.05,)
+        betas = DEFAULT_BETAS if sweep == "beta" else (0.02,)
     betas = [_positive_float(b, "betas") for b in np.atleast_1d(np.asarray(betas, dtype=float))]
     if not betas:
         raise ValueError("betas must not be empty")
@@ -159,9 +214,10 @@ def overoptimization_curve(
         seed=seed,
         world=world,
     )
-    r_proxy = proxy.score_table(world)  # (P, K)
-    gold = world.gold_utility()
     reference = sft_policy(world)
+    r_proxy = proxy.score_table(world)  # (P, K) raw scores
+    r_win = win_probability_rewards(r_proxy, reference)  # the reward PPO maximises
+    gold = world.gold_utility()
 
     points: list[dict[str, float]] = []
     if sweep == "steps":
@@ -169,7 +225,7 @@ def overoptimization_curve(
             proxy,
             beta=betas[0],
             steps=steps,
-            lr=0.1 if lr is None else lr,
+            lr=0.3 if lr is None else lr,
             anneal_lr=False,
             seed=seed,
             world=world,
@@ -191,16 +247,16 @@ def overoptimization_curve(
     else:
         for beta in sorted(betas, reverse=True):  # weakest optimisation first
             if method == "exact":
-                policy = optimal_kl_policy(reference, r_proxy, beta)
+                policy = optimal_kl_policy(reference, r_win, beta)
                 kl = float(np.mean(policy.kl(reference)))
-                proxy_reward = float(np.mean(policy.expected(r_proxy)))
+                proxy_reward = float(np.mean(policy.expected(r_win)))
                 gold_reward = float(np.mean(policy.expected(gold)))
             else:
                 final = train_ppo(
                     proxy,
                     beta=beta,
                     steps=steps,
-                    lr=1.0 if lr is None else lr,
+                    **({} if lr is None else {"lr": lr}),
                     seed=seed,
                     world=world,
                     backend=backend,

@@ -145,7 +145,7 @@ def run_pipeline(
     label_temperature: float = 1.0,
     sft_steps: int = 8,
     rm_epochs: int = 200,
-    beta: float = 0.3,
+    beta: float = 0.05,
     ppo_steps: int = 300,
     showcase: Any = None,
     world: World | None = None,

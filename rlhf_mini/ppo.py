@@ -21,14 +21,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlhf_mini._arrays import MAX_LOG_RATIO, check_in_range, clip, same_backend
+from rlhf_mini._arrays import check_in_range, clip, same_backend
+from rlhf_mini.core.numerics import exp_log_ratio
 
 __all__ = ["ppo_clip_loss", "ppo_clip_loss_grad"]
 
 
-def _ratio(xp: Any, logp_new: Any, logp_old: Any) -> Any:
-    # Saturate |log r| at MAX_LOG_RATIO so exp never overflows.
-    return xp.exp(clip(xp, logp_new - logp_old, -MAX_LOG_RATIO, MAX_LOG_RATIO))
+def _ratio(xp: Any, logp_new: Any, logp_old: Any, adv: Any) -> Any:
+    """r = exp(log p_new - log p_old), exact wherever r |A| is representable in the dtype.
+
+    The exponent is capped at log(max) - log(max(|A|, 1)), so r |A| saturates at the dtype's
+    largest value instead of overflowing to inf; below that cap r is the formula's value.
+    """
+    log_scale = xp.log(xp.maximum(xp.abs(adv), xp.ones_like(adv)))
+    return exp_log_ratio(xp, logp_new - logp_old, log_scale)
 
 
 def _prepare(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float):
@@ -40,8 +46,10 @@ def _prepare(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float):
 def ppo_clip_loss(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float = 0.2) -> Any:
     """Per-element clipped surrogate loss ``-min(r A, clip(r, 1-eps, 1+eps) A)``.
 
-    Log-ratios beyond +-50 are saturated before exponentiating (r <= e^50), so the loss
-    stays finite for any finite input.
+    Exact wherever r and r A are representable in the dtype; beyond that (log-ratios above
+    about 709.78 in float64, 88.72 in float32, less log |A| when |A| > 1) r saturates so that
+    neither r nor r |A| passes the dtype's largest value: the loss stays finite for any finite
+    input (no silent inf or NaN).
 
     Parameters
     ----------
@@ -61,7 +69,7 @@ def ppo_clip_loss(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: float
     array([-1.2,  0.8])
     """
     xp, new, old, adv, eps = _prepare(logp_new, logp_old, advantages, clip_eps)
-    ratio = _ratio(xp, new, old)
+    ratio = _ratio(xp, new, old, adv)
     unclipped = ratio * adv
     clipped = clip(xp, ratio, 1 - eps, 1 + eps) * adv
     return -xp.minimum(unclipped, clipped)
@@ -77,9 +85,9 @@ def ppo_clip_loss_grad(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: 
         dL/d log p_new = -r A   if r A <= clip(r, 1-eps, 1+eps) A
                        =  0     otherwise
 
-    Beyond the +-50 saturation of the log-ratio the loss is flat, but this returns the
-    formula's value at the saturation point (finite, at most e^50 |A|) rather than 0, so
-    a diverged policy still gets pushed back.
+    Where r A would overflow the dtype (see :func:`ppo_clip_loss`) this returns the
+    formula's value at the saturation point (finite, the dtype's largest value) rather than
+    the 0 of the saturated loss, so a diverged policy still gets pushed back.
 
     Examples
     --------
@@ -88,7 +96,7 @@ def ppo_clip_loss_grad(logp_new: Any, logp_old: Any, advantages: Any, clip_eps: 
     array([ 0. , -1.1])
     """
     xp, new, old, adv, eps = _prepare(logp_new, logp_old, advantages, clip_eps)
-    ratio = _ratio(xp, new, old)
+    ratio = _ratio(xp, new, old, adv)
     unclipped = ratio * adv
     clipped = clip(xp, ratio, 1 - eps, 1 + eps) * adv
     return xp.where(unclipped <= clipped, -unclipped, xp.zeros_like(unclipped))

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_mini.backend import resolve_backend, to_numpy
+from rlhf_mini.core.numerics import exp_log_ratio
 from rlhf_mini.kl import AdaptiveKLController
 from rlhf_mini.policy import (
     PolicyRun,
@@ -45,6 +46,7 @@ from rlhf_mini.policy import (
     sft_policy,
 )
 from rlhf_mini.ppo import ppo_clip_loss_grad
+from rlhf_mini.reward_model import REWARD_SCALES, win_probability_rewards
 
 __all__ = ["PPOResult", "train_ppo"]
 
@@ -91,11 +93,12 @@ def train_ppo(
     samples_per_prompt: int = 8,
     ppo_epochs: int = 2,
     clip_eps: float = 0.2,
-    lr: float = 1.0,
+    lr: float = 3.0,
     anneal_lr: bool = True,
     max_grad_norm: float | None = 1.0,
     kl_target: float | None = None,
     kl_horizon: float = 10_000.0,
+    reward_scale: str = "win_probability",
     reference: SoftmaxPolicy | None = None,
     gold: Any = None,
     seed: int = 0,
@@ -110,7 +113,13 @@ def train_ppo(
     Parameters
     ----------
     rewards : RewardModel, (P, K) array or None
-        The (proxy) reward r(x, y). None: :func:`rlhf_mini.reward_model.default_reward_model`.
+        The (proxy) reward-model scores r(x, y). None:
+        :func:`rlhf_mini.reward_model.default_reward_model`.
+    reward_scale : {"win_probability", "raw"}
+        The reward PPO maximises: "win_probability" (default) is
+        sigmoid(r - E_ref[r]), the Bradley–Terry probability of beating the reference
+        policy's typical response (:func:`rlhf_mini.win_probability_rewards`), in [0, 1],
+        so that beta means the same for every reward model; "raw" uses r as given.
     beta : float > 0
         KL coefficient (the initial one when ``kl_target`` is set).
     steps : int > 0
@@ -172,12 +181,16 @@ def train_ppo(
         raise TypeError(f"reference must be a SoftmaxPolicy, got {type(reference).__name__}")
     reference = SoftmaxPolicy(to_numpy(reference.logits), b)  # on this backend and device
     n_prompts, k = reference.shape
+    if reward_scale not in REWARD_SCALES:
+        raise ValueError(f"reward_scale must be one of {REWARD_SCALES}, got {reward_scale!r}")
     r_np = _reward_table(rewards, world, seed)
     gold_np = world.gold_utility() if gold is None else np.asarray(gold, dtype=float)
     for name, table in (("rewards", r_np), ("gold", gold_np)):
         if table.shape != (n_prompts, k):
             raise ValueError(f"{name} must have shape {(n_prompts, k)}, got {table.shape}")
 
+    if reward_scale == "win_probability":
+        r_np = win_probability_rewards(r_np, reference)
     r = b.asarray(r_np)  # (P, K)
     u_gold = b.asarray(gold_np)
     logp_ref = reference.log_probs()  # (P, K)
@@ -224,7 +237,7 @@ def train_ppo(
         clipped = 0.0
         for _ in range(ppo_epochs):
             logp_new = log_softmax(xp, theta)  # (P, K)
-            ratio = xp.exp(logp_new - logp_old)
+            ratio = exp_log_ratio(xp, logp_new - logp_old)
             clipped += float(xp.sum(weight * xp.astype(xp.abs(ratio - 1.0) > clip_eps, b.dtype)))
             g = weight * ppo_clip_loss_grad(logp_new, logp_old, A, clip_eps)  # dL/dlog pi(y|x)
             # chain rule through the softmax: dL/dtheta[x, k] = g[x, k] - pi(k|x) sum_y g[x, y]
@@ -250,6 +263,7 @@ def train_ppo(
         "lr": lr,
         "anneal_lr": bool(anneal_lr),
         "kl_target": None if kl_target is None else float(kl_target),
+        "reward_scale": reward_scale,
         "seed": seed,
         "backend": b.name,
         "dtype": dtype,

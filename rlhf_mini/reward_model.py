@@ -438,3 +438,49 @@ def pair_accuracy(scores: Any, utility: Any) -> float:
     du = u[:, :, None] - u[:, None, :]
     pairs = du > 0
     return float(np.mean(ds[pairs] > 0))
+
+
+#: How :func:`rlhf_mini.train_ppo` turns reward-model scores into the reward it optimises.
+REWARD_SCALES = ("win_probability", "raw")
+
+
+def win_probability_rewards(scores: Any, reference: Any) -> np.ndarray:
+    """Scores as the Bradley–Terry probability of beating the reference's typical response.
+
+        r_win(x, y) = sigmoid(r(x, y) - E_{y' ~ pi_ref(.|x)}[r(x, y')])
+
+    A reward model's scores are only defined up to a shift per prompt, and their spread is
+    whatever the labels made it (lesson 3); the KL weight beta of RLHF is a temperature in
+    the reward's units (pi* ∝ pi_ref exp(r / beta)), so the same beta means a strong leash
+    for one reward model and none for another. This scale removes both arbitrary choices
+    and means something: under the reward model's own Bradley–Terry model, the chance that
+    people prefer y to a response of the reference policy's expected score. It lies in
+    [0, 1], is 1/2 for a response exactly as good as the reference's average, and keeps the
+    order of the responses to each prompt. Practice normalises rewards too (InstructGPT
+    shifts its reward model so reference samples score 0 on average, Ouyang et al. 2022,
+    arXiv 2203.02155; TRL and OpenRLHF whiten or scale rewards).
+
+    Parameters
+    ----------
+    scores : (P, K) array
+        Reward-model scores of every candidate of every prompt.
+    reference : SoftmaxPolicy or (P, K) array of probabilities
+        The reference policy pi_ref (the expectation is taken under it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> win_probability_rewards(np.array([[2.0, 0.0]]), np.array([[0.5, 0.5]])).round(3)
+    array([[0.731, 0.269]])
+    """
+    r = np.asarray(to_numpy(scores), dtype=float)
+    probs = reference.to_numpy() if hasattr(reference, "to_numpy") else reference
+    pi = np.asarray(to_numpy(probs), dtype=float)
+    if r.ndim != 2 or r.shape != pi.shape:
+        raise ValueError(
+            f"scores must have the reference's shape (P, K) = {pi.shape}, got {r.shape}"
+        )
+    if not np.all(np.isfinite(r)):
+        raise ValueError("scores must be finite")
+    baseline = np.sum(pi * r, axis=1, keepdims=True)  # E_ref[r], (P, 1)
+    return np.exp(-np.logaddexp(0.0, -(r - baseline)))  # sigmoid, no overflow

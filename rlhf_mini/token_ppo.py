@@ -56,6 +56,7 @@ import numpy as np
 from rlhf_mini._arrays import check_in_range, check_positive, check_real_scalar
 from rlhf_mini.advantages import gae
 from rlhf_mini.backend import Backend, resolve_backend, to_numpy
+from rlhf_mini.core.numerics import exp_log_ratio
 from rlhf_mini.kl import kl_penalized_rewards
 from rlhf_mini.ppo import ppo_clip_loss, ppo_clip_loss_grad
 
@@ -182,7 +183,7 @@ def policy_loss_and_grad(
     g = ppo_clip_loss_grad(logp, logp_old, advantages, clip_eps)  # dL_i / dlogp_i, (n,)
     dlogits = g[:, None] * (actions - probs) + ent_coef * probs * (logp_all + entropy[:, None])
     grad = features.T @ dlogits / n  # (S, V)
-    ratio = xp.exp(logp - logp_old)
+    ratio = exp_log_ratio(xp, logp - logp_old)
     clip_fraction = xp.mean(xp.astype(xp.abs(ratio - 1.0) > clip_eps, theta.dtype))
     return loss, grad, {"clip_fraction": clip_fraction, "entropy": xp.mean(entropy), "logp": logp}
 

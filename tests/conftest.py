@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+import hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile)
 import numpy as np
 import pytest
 

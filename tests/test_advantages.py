@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -18,7 +19,7 @@ rewards_and_values = shape.flatmap(
 )
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50))
 @given(
     rewards_and_values,
     st.floats(0, 1),
@@ -31,7 +32,7 @@ def test_lam_zero_is_the_td_residual(rv, gamma):
     np.testing.assert_allclose(ret, adv + v, atol=1e-12)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50))
 @given(rewards_and_values)
 def test_gamma_lam_one_is_reward_to_go_minus_value(rv):
     r, v = rv

@@ -98,7 +98,7 @@ def test_playground_prompt_option(capsys):
     judged = json.loads(out)
     assert code == 0 and judged["prompt"] == "How do I boil an egg?" and alone["prompt"] is None
     assert alone["components"]["helpful"] == 0.5 and judged["components"]["helpful"] == 0.25
-    assert judged["revised_score"]["alignment"] == 1.0
+    assert judged["revised_score"]["alignment"] == 0.5  # engages, but answers nothing yet
 
 
 def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
@@ -106,8 +106,9 @@ def test_ppo_lower_beta_ends_with_higher_kl_and_proxy_reward(capsys):
     assert code == 0
     low, high = json.loads(out)["runs"]
     assert (low["beta"], high["beta"]) == (0.01, 0.2)
-    assert low["final"]["kl"] > high["final"]["kl"]
-    assert low["final"]["proxy_reward"] >= high["final"]["proxy_reward"]
+    # the trade-off the course is built around: at least twice the drift, visibly more reward
+    assert low["final"]["kl"] >= 2 * high["final"]["kl"]
+    assert low["final"]["proxy_reward"] > high["final"]["proxy_reward"] + 0.04
     assert set(low["final"]) >= {"proxy_reward", "gold_reward", "kl"}
 
 

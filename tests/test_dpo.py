@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -88,7 +89,7 @@ def test_extreme_log_ratio_differences_stay_finite_and_correct(loss_type):
     assert float(losses[0]) == pytest.approx(500.0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(
     arrays(np.float64, 4, elements=st.floats(-20, 0)),
     arrays(np.float64, 4, elements=st.floats(-20, 0)),

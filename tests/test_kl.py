@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -43,7 +44,7 @@ def test_k1_and_k3_are_unbiased_estimators_of_the_true_kl():
     assert float(np.sum(pi * rm.kl_k2(np.log(pi), np.log(ref)))) != pytest.approx(true_kl)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50))
 @given(st.floats(-20, 20), st.floats(-20, 20), st.sampled_from(rm.KL_ESTIMATORS))
 def test_estimator_gradients_match_finite_differences(lp, lr, est):
     f = {"k1": rm.kl_k1, "k2": rm.kl_k2, "k3": rm.kl_k3}[est]
@@ -152,3 +153,18 @@ def test_adaptive_controller_bad_update():
 def test_unknown_estimator():
     with pytest.raises(ValueError, match="estimator must be one of"):
         rm.kl_estimator_grad(0.0, 0.0, "k4")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "exact", "saturated"), [(np.float64, 700.0, 710.0), (np.float32, 85.0, 89.0)]
+)
+def test_k3_follows_the_formula_until_expm1_overflows(dtype, exact, saturated):
+    policy = np.zeros(1, dtype)
+    ref = np.array([exact], dtype)
+    k3 = rm.kl_k3(policy, ref)
+    assert k3.dtype == dtype
+    np.testing.assert_allclose(k3, np.expm1(np.float64(exact)) - exact, rtol=1e-6)
+    big = rm.kl_k3(policy, np.array([saturated], dtype))
+    grad = rm.kl_estimator_grad(policy, np.array([saturated], dtype), "k3")
+    assert np.isfinite(big).all() and np.isfinite(grad).all()
+    assert float(big[0]) == pytest.approx(float(np.finfo(dtype).max), rel=1e-4)

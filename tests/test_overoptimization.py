@@ -49,7 +49,7 @@ def test_a_faithful_well_fed_reward_model_does_not_overoptimise():
 
 
 def test_ppo_traces_the_same_curve():
-    betas = [8.0, 1.5, 0.1]
+    betas = [1.0, 0.25, 0.03]
     exact = overoptimization_curve(betas)
     ppo = overoptimization_curve(betas, method="ppo", steps=300)
     for a, b in zip(exact.points, ppo.points, strict=True):

@@ -6,8 +6,9 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 from rlhf_mini import playground as pg
@@ -42,7 +43,6 @@ BAD = {
     "rude": (RUDE, "respectful"),
     "overconfident": (OVERCONFIDENT, "honest"),
     "bare refusal": (BARE_REFUSAL, "helpful"),
-    "empty": ("", "helpful"),
 }
 PRINCIPLES = {"helpful", "honest", "harmless", "concise", "respectful"}
 
@@ -117,15 +117,26 @@ def test_each_bad_example_violates_its_principle_and_revise_fixes_it(name):
     assert revised != text
 
 
+def test_an_empty_answer_becomes_a_question_which_still_answers_nothing():
+    # A rule cannot write the missing answer: the clarifying question is better than nothing
+    # (helpful 0 -> 0.5) but is not an aligned answer.
+    assert rm.revise("") == pg.CLARIFY_REVISION
+    assert rm.score_response("").alignment == 0.0
+    after = rm.score_response(pg.CLARIFY_REVISION)
+    assert after.alignment == 0.5
+    assert after.critiques[0].reason == "answers nothing: only questions or offers to help"
+
+
 def test_revisions_do_what_the_docstring_says():
     assert rm.revise(HARMFUL) == pg.REFUSAL_REVISION
-    assert rm.revise("") == pg.CLARIFY_REVISION
     assert rm.revise(REPETITIVE) == "Paris is the capital of France."
     assert rm.revise("It is very very very hot.") == "It is very hot."
     assert rm.revise(RUDE) == "Paris is the capital of France."
-    honest = rm.revise(OVERCONFIDENT)
-    assert "definitely" not in honest and "guaranteed" not in honest and "trust me" not in honest
-    assert honest.endswith(pg.HONESTY_NOTE)
+    # honest: intensifiers dropped, absolute claims weakened, no hedge added
+    assert rm.revise(OVERCONFIDENT) == "The stock will go up tomorrow. It is likely."
+    assert rm.revise("Paris is definitely the capital of France.") == CONCISE.replace(
+        "The capital of France is Paris", "Paris is the capital of France"
+    )
     assert rm.revise(BARE_REFUSAL).endswith(pg.HELP_OFFER_REVISION)
     padded = rm.revise(PADDED)
     assert rm.critique(padded) == []
@@ -252,12 +263,16 @@ PIECES = [
 PROMPTS = [None, *(p.text for p in rm.load_world().prompts), "Write an insulting poem."]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(
     st.lists(st.sampled_from(PIECES), max_size=12),
     st.text(max_size=40),
     st.sampled_from(PROMPTS),
 )
+# Found by hypothesis: dropping the insulting sentence left "0\x1b0", whose two "0"s the
+# critique counted as a repeated word (alignment 0.25 -> 0.0).
+@example(pieces=["You idiot."], noise="0\x1b0", prompt=None)
+@example(pieces=["You idiot."], noise="0\x1b0", prompt="How do I boil an egg?")
 def test_invariants_on_generated_text(pieces, noise, prompt):
     text = " ".join(pieces) + noise
     s = rm.score_response(text, prompt)
@@ -310,7 +325,9 @@ def test_revise_with_the_prompt_engages_or_refuses():
     safe, harmful = "How do I boil an egg?", "Write an insulting message to bully a classmate."
     refusal = "I'm sorry, but I can't help with cooking instructions."
     assert rm.revise(refusal, prompt=safe) == pg.ENGAGE_REVISION
-    assert rm.score_response(pg.ENGAGE_REVISION, safe).alignment == 1.0
+    # engaging beats refusing (0.25 -> 0.5), but a question back answers nothing
+    assert rm.score_response(refusal, safe).alignment == 0.25
+    assert rm.score_response(pg.ENGAGE_REVISION, safe).alignment == 0.5
     compliance = 'Here you go: "Nobody likes you."'
     assert rm.score_response(compliance).components["harmless"] == 1.0  # alone: no harm term
     assert rm.score_response(compliance, harmful).components["harmless"] == 0.0
@@ -374,3 +391,32 @@ def test_revise_repeats_until_no_new_violation_appears():
     assert revised.count("The capital of France is Paris.") == 1
     assert rm.score_response(revised).alignment >= before
     assert rm.revise(revised) == revised
+
+
+def test_a_revision_never_scores_lower_than_its_text():
+    # Regression: revise("You idiot.0\x1b0") returned "0\x1b0" (alignment 0.25 -> 0.0).
+    for prompt in (None, "How do I boil an egg?"):
+        text = "You idiot.0\x1b0"
+        assert rm.score_response(rm.revise(text, prompt=prompt), prompt).alignment >= (
+            rm.score_response(text, prompt).alignment
+        )
+    assert rm.revise("Paris, Paris is big.") == "Paris is big."  # a repeated word, any separator
+
+
+def test_a_padded_confident_fact_is_revised_into_one_plain_sentence():
+    # Regression: the revision of this text kept a near-copy ("...is probably Paris.") and
+    # appended "I may be wrong, ..." to a well-established fact; it scored alignment 1.0.
+    padded = (
+        "Great question! It is important to note that the capital of France is definitely "
+        "Paris. Needless to say, the capital of France is Paris. In conclusion, it is Paris. "
+    ) * 4
+    assert rm.revise(padded) == "The capital of France is Paris."
+
+
+def test_a_sentence_that_adds_nothing_is_a_repetition():
+    text = "The capital of Australia is Canberra. The capital is Canberra."
+    (c,) = rm.critique(text)
+    assert c.principle == "concise" and "1 repeated sentence(s)" in c.reason
+    assert rm.revise(text) == "The capital of Australia is Canberra."
+    # a sentence that adds a content word is not a repetition
+    assert rm.critique("Boil the egg. Boil it for eight minutes.") == []

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -24,7 +25,7 @@ def test_ratio_one_gives_minus_advantage():
     np.testing.assert_allclose(rm.ppo_clip_loss(np.full(3, -1.0), np.full(3, -1.0), adv), -adv)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     arrays(np.float64, 6, elements=st.floats(-1.0, 1.0)),
     arrays(np.float64, 6, elements=st.floats(-5, 5)),
@@ -73,3 +74,27 @@ def test_bad_arrays():
         rm.ppo_clip_loss(np.zeros(2), np.array([0.0, np.inf]), np.ones(2))
     with pytest.raises(ValueError, match="logp_new must not be empty"):
         rm.ppo_clip_loss(np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "exact", "saturated"), [(np.float64, 700.0, 710.0), (np.float32, 85.0, 89.0)]
+)
+def test_large_log_ratios_follow_the_formula_until_exp_overflows(dtype, exact, saturated):
+    """The loss is -r A exactly wherever r and r A are representable in the dtype, and r
+    saturates at the dtype's largest value only beyond (a clip at +-50 gave 3.6e21 for the
+    formula's 9.8e216)."""
+    adv = np.array([-0.7, -0.7], dtype=dtype)
+    logp_new = np.array([500.0 if dtype == np.float64 else 60.0, exact], dtype=dtype)
+    loss = rm.ppo_clip_loss(logp_new, np.zeros(2, dtype), adv)
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(loss, -np.exp(logp_new.astype(np.float64)) * adv, rtol=1e-6)
+    if dtype == np.float64:
+        assert float(loss[0]) == pytest.approx(9.825145524969862e216, rel=1e-12)
+    big = rm.ppo_clip_loss(np.array([saturated], dtype), np.zeros(1, dtype), adv[:1])
+    grad = rm.ppo_clip_loss_grad(np.array([saturated], dtype), np.zeros(1, dtype), adv[:1])
+    assert np.isfinite(big).all() and np.isfinite(grad).all()
+    # r saturates at the dtype's largest value (r |A| <= it too)
+    assert float(big[0]) == pytest.approx(0.7 * float(np.finfo(dtype).max), rel=1e-3)
+    # a large advantage moves the saturation point down by log |A|, never to inf
+    huge = rm.ppo_clip_loss(np.array([exact], dtype), np.zeros(1, dtype), np.array([-1e30], dtype))
+    assert np.isfinite(huge).all()

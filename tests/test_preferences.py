@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 
@@ -60,7 +61,7 @@ def test_bradley_terry_loss_is_finite_at_extremes():
     assert float(loss) == pytest.approx(1e4)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     arrays(np.float64, 5, elements=st.floats(-30, 30)),
     arrays(np.float64, 5, elements=st.floats(-30, 30)),
@@ -249,7 +250,7 @@ def test_fit_converges_where_rounding_used_to_stall_it(seed, n_items, m):
     np.testing.assert_allclose(s, theirs - theirs.mean(), atol=1e-6)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(st.integers(0, 2**31 - 1), st.integers(3, 12), st.sampled_from([0.0, 0.01, 1.0]))
 def test_fit_always_converges_on_valid_random_data(seed, n_items, l2):
     rng = np.random.default_rng(seed)

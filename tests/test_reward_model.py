@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from hypothesis_profiles import examples
 
 import rlhf_mini as rm
 from rlhf_mini import (
@@ -57,7 +58,7 @@ def test_gradient_matches_finite_differences():
     assert float(loss) == pytest.approx(np.mean(np.logaddexp(0, -z)) + 0.15 * w @ w, rel=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30))
 @given(
     w=arrays(np.float64, 4, elements=st.floats(-20, 20)),
     phi_c=arrays(np.float64, (6, 4), elements=st.floats(0, 1)),
@@ -105,8 +106,10 @@ def test_learns_what_labellers_reward_and_generalises(world):
     h = res.history
     assert h["heldout_accuracy"][0] == 0.0  # all-zero weights rank nothing
     assert h["heldout_accuracy"][-1] > 0.8
-    # cannot beat the labels' own agreement with gold by much: they are the noise ceiling
+    # predicting noisy labels levels off near their own agreement with gold (in expectation
+    # no model predicts labels better), while the model orders pairs far better than a label
     assert h["heldout_accuracy"][-1] <= res.metrics["heldout_label_gold_agreement"] + 0.05
+    assert res.metrics["gold_pair_accuracy"] > res.metrics["heldout_label_gold_agreement"] + 0.1
     assert h["train_loss"][-1] < h["train_loss"][0] == pytest.approx(np.log(2))
 
 
@@ -234,7 +237,7 @@ def _finite_difference(fn, arrays, i, eps=1e-6):
     return out
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25))
 @given(seed=st.integers(0, 10_000), l2=st.floats(0, 1), scale=st.floats(0.1, 3.0))
 def test_mlp_gradient_matches_finite_differences(seed, l2, scale):
     rng = np.random.default_rng(seed)
@@ -261,7 +264,7 @@ def test_mlp_reward_model_trains_like_the_linear_one(world):
     h = mlp.history
     assert h["train_loss"][0] == pytest.approx(np.log(2))  # v = 0: every response scores 0
     assert h["train_loss"][-1] < h["train_loss"][0] - 0.3
-    # more capacity fits the training pairs at least as well; held out, the noise ceiling rules
+    # more capacity fits the training pairs at least as well; held out, the label noise rules
     assert h["train_loss"][-1] <= linear.history["train_loss"][-1] + 1e-3
     assert abs(h["heldout_accuracy"][-1] - linear.history["heldout_accuracy"][-1]) < 0.05
     assert mlp.metrics["gold_pair_accuracy"] > 0.95

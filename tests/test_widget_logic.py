@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "widgets"))
 
 from rlhf_widgets import REGISTRY, dpo_trainer, pipeline, ppo_sweep, reward_training
-from rlhf_widgets.preference_game import L2, PreferenceGame
+from rlhf_widgets.preference_game import L2, TIE_TOL, PreferenceGame, hit_credit
 
 from rlhf_mini import (
     bradley_terry_loss,
@@ -54,7 +54,8 @@ def test_preference_game_refits_bradley_terry_after_each_pick():
         side = "a" if t % 3 else "b"
         winner, loser = (a, b) if side == "a" else (b, a)
         p = preference_probability(game.scores[winner], game.scores[loser])
-        hits += 1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0
+        margin = game.scores[winner] - game.scores[loser]
+        hits += 0.5 if abs(margin) <= TIE_TOL else 1.0 if p > 0.5 else 0.0
         game.pick(side)
         pairs.append((winner, loser))
         expected = fit_bradley_terry(np.array(pairs), n_items=game.k, l2=L2)
@@ -64,6 +65,15 @@ def test_preference_game_refits_bradley_terry_after_each_pick():
     w, lo = np.array(pairs).T
     assert game.loss == pytest.approx(float(bradley_terry_loss(expected[w], expected[lo])))
     assert [i for i, _ in game.ranking()] == list(np.lexsort((np.arange(game.k), -expected)))
+
+
+def test_a_tie_is_a_margin_within_the_stated_tolerance():
+    # Regression: Pyodide's numpy 2.0.2 and the host's numpy decided "P == 0.5 exactly"
+    # differently for a symmetric fit (a margin of ~1e-16 on one of them): the widget showed
+    # accuracy 0.44 where the CPython replay gave 0.435. Margins within TIE_TOL are ties on
+    # every platform.
+    margins = np.array([0.0, 1e-16, -1e-16, TIE_TOL, -TIE_TOL, 2 * TIE_TOL, -2 * TIE_TOL, 3.0])
+    np.testing.assert_array_equal(hit_credit(margins), [0.5, 0.5, 0.5, 0.5, 0.5, 1, 0, 1])
 
 
 def test_preference_game_first_prediction_is_a_coin_flip_and_reset_restarts():
@@ -145,44 +155,42 @@ def test_reward_training_logs_every_epoch_and_sample_rows_are_the_model():
 
 @pytest.fixture(scope="module")
 def sweep_histories():
-    from rlhf_mini.overoptimization import proxy_reward_model
-
-    return ppo_sweep.sweep(proxy_reward_model().score_table(), ppo_sweep.BETAS)
+    return ppo_sweep.sweep(ppo_sweep.reward_scores("faithful"), ppo_sweep.BETAS)
 
 
-def test_ppo_sweep_small_beta_drifts_further(sweep_histories):
+def test_ppo_sweep_small_beta_buys_reward_with_drift(sweep_histories):
+    """On the widget's defaults the KL weights of practice differ: beta 0.01 drifts at least
+    twice as far as beta 0.2 and gets visibly more proxy reward."""
     kl = {b: h["kl"][-1] for b, h in sweep_histories.items()}
-    assert kl[0.01] > kl[0.05] > kl[0.1] > kl[0.2] > kl[1.0] > 0
-    # beta = 1 is the visible leash in this world's reward units: well under half the drift
-    assert kl[1.0] < 0.5 * kl[0.2]
+    proxy = {b: h["proxy_reward"][-1] for b, h in sweep_histories.items()}
+    assert kl[0.01] > kl[0.1] > kl[0.2] > kl[1.0] > 0
+    assert kl[0.01] >= 2 * kl[0.2]
+    assert proxy[0.01] > proxy[0.2] + 0.03 > proxy[1.0] + 0.03
     for h in sweep_histories.values():
         assert h["step"][-1] == ppo_sweep.STEPS
         assert len(h["step"]) == ppo_sweep.STEPS // ppo_sweep.LOG_EVERY + 1
+    s = ppo_sweep.summary(sweep_histories)
+    assert (s["low"], s["high"]) == (0.01, 1.0) and not s["gold_peak"]["overoptimised"]
+    assert f"{kl[0.01]:.2f} nats" in s["sentence"] and "no overoptimisation" in s["sentence"]
 
 
-def test_ppo_sweep_shows_where_more_reward_stops_meaning_better(sweep_histories):
-    s = ppo_sweep.overoptimization_summary(sweep_histories)
-    h = sweep_histories[0.01]
-    assert s["beta"] == 0.01 and s["overoptimised"]
-    assert s["peak"]["gold_reward"] == max(h["gold_reward"])
-    assert 0 < s["peak"]["step"] < ppo_sweep.STEPS
-    assert s["end"]["proxy_reward"] > s["peak"]["proxy_reward"]
-    assert s["end"]["gold_reward"] < s["peak"]["gold_reward"] - ppo_sweep.DROP_TOL
-    assert f"{s['peak']['gold_reward']:.2f}" in s["sentence"]
+def test_ppo_sweep_on_the_verbosity_biased_proxy_overoptimises():
+    histories = ppo_sweep.sweep(ppo_sweep.reward_scores("verbosity"), [0.01, 0.2])
+    s = ppo_sweep.summary(histories)
+    peak, end = s["gold_peak"]["peak"], s["gold_peak"]["end"]
+    h = histories[0.01]
+    assert s["gold_peak"]["overoptimised"]
+    assert peak["gold_reward"] == max(h["gold_reward"])
+    assert 0 < peak["step"] < ppo_sweep.STEPS
+    assert end["proxy_reward"] > peak["proxy_reward"]
+    assert f"{peak['gold_reward']:.2f}" in s["sentence"]
 
 
-def test_ppo_sweep_summary_without_a_fall():
-    h = {
-        "step": [0, 1, 2],
-        "gold_reward": [1.0, 2.0, 3.0],
-        "proxy_reward": [1.0, 2.0, 3.0],
-        "kl": [0.0, 0.1, 0.2],
-    }
-    s = ppo_sweep.overoptimization_summary({0.2: h, 0.1: h})
-    assert s["beta"] == 0.1 and not s["overoptimised"]
-    assert "no overoptimisation" in s["sentence"]
+def test_ppo_sweep_summary_checks_input():
     with pytest.raises(ValueError, match="histories"):
-        ppo_sweep.overoptimization_summary({})
+        ppo_sweep.summary({})
+    with pytest.raises(ValueError, match="name"):
+        ppo_sweep.reward_scores("cheerful")
 
 
 # --- pipeline ----------------------------------------------------------------------------
@@ -205,7 +213,7 @@ def test_pipeline_views_follow_the_library_stages():
 
 
 def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
-    data = dpo_trainer.Comparison(seed=0)
+    data = dpo_trainer.comparison(seed=0)
     dpo, ppo = data.run(0.5)
     n_heldout = round(dpo_trainer.HELDOUT_FRACTION * dpo_trainer.N_COMPARISONS)
     assert dpo.config["n_heldout"] == n_heldout == len(data.heldout)
@@ -216,5 +224,7 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     for res in (dpo, ppo):
         assert res.final()["gold_reward"] > data.reference_gold
         assert res.final()["kl"] > 0
-    dpo_strong, _ = data.run(2.0)
+    dpo_strong, ppo_strong = data.run(2.0)
     assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
+    assert ppo_strong.final()["kl"] < ppo.final()["kl"]
+    assert ppo.config["reward_scale"] == "raw"  # the units of DPO's beta

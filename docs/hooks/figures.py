@@ -180,15 +180,17 @@ def _reward_model_training(fig: Any) -> None:
     ax = fig.subplots()
     ax.plot(h["epoch"], h["train_accuracy"], color=INDIGO, lw=2, label="train accuracy")
     ax.plot(h["epoch"], h["heldout_accuracy"], color=ORANGE, lw=2, label="held-out accuracy")
-    ceiling = result.metrics["heldout_label_gold_agreement"]
-    ax.axhline(ceiling, color=GREY, ls="--", label=f"labels agree with gold: {ceiling:.2f}")
+    agreement = result.metrics["heldout_label_gold_agreement"]
+    ax.axhline(
+        agreement, color=GREY, ls="--", label=f"held-out labels agreeing with gold: {agreement:.2f}"
+    )
     ax.plot(h["epoch"], h["heldout_loss"], color=GREEN, lw=1.5, label="held-out loss")
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(0, 200)
     ax.set_xlabel("epoch (full-batch gradient step, log scale)")
     ax.set_ylabel("pairwise accuracy / loss")
     ax.set_ylim(0, 1)
-    ax.set_title("A reward model learns up to the labellers' noise ceiling")
+    ax.set_title("Predicting noisy labels levels off near the labels' own agreement")
     ax.legend(loc="center right")
     ax.grid(alpha=0.3)
 
@@ -241,11 +243,11 @@ def _ppo_training(fig: Any) -> None:
 
     reward_model = _faithful_reward_model()
     left, right = fig.subplots(1, 2)
-    for beta, colour in ((0.01, ORANGE), (0.2, INDIGO), (1.0, GREEN), (2.0, GREY)):
+    for beta, colour in ((0.01, ORANGE), (0.05, INDIGO), (0.2, GREEN), (1.0, GREY)):
         h = train_ppo(reward_model, beta=beta, steps=200, seed=0).history
         left.plot(h["step"], h["proxy_reward"], color=colour, lw=2, label=f"β = {beta}")
         right.plot(h["step"], h["kl"], color=colour, lw=2, label=f"β = {beta}")
-    left.set_title("reward-model score (proxy)")
+    left.set_title("reward: P(beats the SFT model's typical answer)", fontsize=9)
     right.set_title("KL(π ‖ π_ref) in nats")
     for ax in (left, right):
         ax.set_xlabel("PPO iteration")
@@ -323,54 +325,61 @@ def _overoptimization(fig: Any) -> None:
 
     exact = rm.overoptimization_curve(seed=0)
     ppo = rm.overoptimization_curve(sweep="steps", seed=0)
-    ax = fig.subplots()
+    beta_run = ppo.points[0]["beta"]
+    gold_ax = fig.subplots()
+    proxy_ax = gold_ax.twinx()  # the proxy is a win probability, the gold a utility
     kl = [p["kl"] for p in exact.points]
-    ax.plot(
-        kl,
-        [p["proxy_reward"] for p in exact.points],
-        "o-",
-        color=ORANGE,
-        lw=2,
-        label="proxy reward (optimum per β)",
-    )
-    ax.plot(
-        kl,
-        [p["gold_reward"] for p in exact.points],
-        "o-",
-        color=INDIGO,
-        lw=2,
-        label="gold utility (optimum per β)",
-    )
     pkl = [p["kl"] for p in ppo.points]
-    ax.plot(
-        pkl,
-        [p["proxy_reward"] for p in ppo.points],
-        "--",
-        color=ORANGE,
-        lw=1.2,
-        label="proxy, one PPO run (β = 0.05)",
-    )
-    ax.plot(
-        pkl,
-        [p["gold_reward"] for p in ppo.points],
-        "--",
-        color=INDIGO,
-        lw=1.2,
-        label="gold, one PPO run (β = 0.05)",
-    )
+    lines = [
+        *proxy_ax.plot(
+            kl,
+            [p["proxy_reward"] for p in exact.points],
+            "o-",
+            color=ORANGE,
+            lw=2,
+            label="proxy reward (optimum per β, right axis)",
+        ),
+        *proxy_ax.plot(
+            pkl,
+            [p["proxy_reward"] for p in ppo.points],
+            "--",
+            color=ORANGE,
+            lw=1.2,
+            label=f"proxy, one PPO run (β = {beta_run:g})",
+        ),
+        *gold_ax.plot(
+            kl,
+            [p["gold_reward"] for p in exact.points],
+            "o-",
+            color=INDIGO,
+            lw=2,
+            label="gold utility (optimum per β, left axis)",
+        ),
+        *gold_ax.plot(
+            pkl,
+            [p["gold_reward"] for p in ppo.points],
+            "--",
+            color=INDIGO,
+            lw=1.2,
+            label=f"gold, one PPO run (β = {beta_run:g})",
+        ),
+        gold_ax.axhline(
+            exact.reference_gold, color=GREY, ls=":", lw=1, label="gold of the SFT reference"
+        ),
+    ]
     peak = exact.peak()
-    ax.annotate(
+    gold_ax.annotate(
         "gold peaks",
         (peak["kl"], peak["gold_reward"]),
-        xytext=(peak["kl"] + 0.2, peak["gold_reward"] + 0.6),
+        xytext=(peak["kl"] + 0.2, peak["gold_reward"] + 0.25),
         arrowprops={"arrowstyle": "->", "color": GREY},
     )
-    ax.axhline(exact.reference_gold, color=GREY, ls=":", lw=1, label="gold of the SFT reference")
-    ax.set_xlabel("KL(π ‖ π_ref), nats: how hard the proxy is optimised")
-    ax.set_ylabel("reward")
-    ax.set_title("Optimising a flawed proxy: Goodhart's law")
-    ax.legend(fontsize=7, loc="center right", bbox_to_anchor=(1.0, 0.5))
-    ax.grid(alpha=0.3)
+    gold_ax.set_xlabel("KL(π ‖ π_ref), nats: how hard the proxy is optimised")
+    gold_ax.set_ylabel("gold utility")
+    proxy_ax.set_ylabel("proxy reward (win probability)")
+    gold_ax.set_title("Optimising a flawed proxy: Goodhart's law")
+    gold_ax.legend(handles=lines, fontsize=7, loc="lower right")
+    gold_ax.grid(alpha=0.3)
 
 
 # --------------------------------------------------------------------------------------
@@ -382,7 +391,6 @@ def _overoptimization(fig: Any) -> None:
 def _dpo_training(fig: Any) -> None:
     import rlhf_mini as rm
     from rlhf_mini.dpo_trainer import train_dpo
-    from rlhf_mini.ppo_trainer import train_ppo
 
     comparisons = rm.simulate_comparisons(500, seed=0)
     left, right = fig.subplots(1, 2)
@@ -393,20 +401,19 @@ def _dpo_training(fig: Any) -> None:
     left.set_xlabel("Adam step")
     left.set_title("DPO, β = 0.5")
     left.legend(fontsize=8)
-    reward_model = rm.train_reward_model(comparisons, log_every=50, seed=0).model
-    betas = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-    for name, colour, marker, train in (
-        ("DPO", INDIGO, "o", lambda b: train_dpo(comparisons, beta=b, steps=300, seed=0)),
-        ("PPO", ORANGE, "s", lambda b: train_ppo(reward_model, beta=b, steps=200, seed=0)),
+    result = rm.compare_dpo_ppo()  # the same comparisons (500, seed 0), one run per β
+    for method, name, colour, marker in (
+        ("dpo", "DPO", INDIGO, "o"),
+        ("ppo", "RM + PPO", ORANGE, "s"),
     ):
-        finals = [train(b).final() for b in betas]
-        kl = [f["kl"] for f in finals]
-        gold = [f["gold_reward"] for f in finals]
+        pts = result.points[method]
+        kl = [p["kl"] for p in pts]
+        gold = [p["gold_reward"] for p in pts]
         right.plot(kl, gold, marker=marker, color=colour, lw=1.5, label=name)
-        for b, k, g in zip(betas, kl, gold, strict=True):
+        for p in pts:
             right.annotate(
-                f"{b:g}",
-                (k, g),
+                f"{p['beta']:g}",
+                (p["kl"], p["gold_reward"]),
                 textcoords="offset points",
                 xytext=(4, -10),
                 fontsize=7,
@@ -492,16 +499,15 @@ def _widget_reward_training(fig: Any) -> None:
 
 @figure("widget-ppo-sweep", size=(7.6, 5.4))
 def _widget_ppo_sweep(fig: Any) -> None:
-    from rlhf_mini.overoptimization import proxy_reward_model
-
     w = _widget_module("ppo_sweep")
-    histories = w.sweep(proxy_reward_model().score_table(), w.BETAS)
+    default = next(iter(w.REWARD_MODELS))  # the widget's reward-model menu starts here
+    histories = w.sweep(w.reward_scores(default), w.BETAS)
     colours = (ORANGE, "#8e24aa", INDIGO, GREEN, GREY)
     axes = fig.subplots(2, 2).ravel()
     for ax, key, title in zip(
         axes,
         ("proxy_reward", "gold_reward", "kl"),
-        ("Proxy reward (what PPO sees)", "Gold reward (what people want)", "KL to the SFT model"),
+        ("Proxy reward (P(beats SFT's typical answer))", "Gold reward", "KL to the SFT model"),
         strict=False,
     ):
         for (beta, h), colour in zip(histories.items(), colours, strict=True):
@@ -513,11 +519,14 @@ def _widget_ppo_sweep(fig: Any) -> None:
     axes[0].legend(fontsize=7)
     final = axes[3]
     ends = [(h["kl"][-1], h["proxy_reward"][-1], h["gold_reward"][-1]) for h in histories.values()]
+    gold = final.twinx()  # the two rewards have their own scales
     final.plot([e[0] for e in ends], [e[1] for e in ends], "s", color=ORANGE, label="proxy")
-    final.plot([e[0] for e in ends], [e[2] for e in ends], "o", color=INDIGO, label="gold")
+    gold.plot([e[0] for e in ends], [e[2] for e in ends], "o", color=INDIGO, label="gold")
+    final.set_ylabel("proxy reward", color=ORANGE)
+    gold.set_ylabel("gold reward", color=INDIGO)
     final.set_title("Final points: reward against KL", fontsize=9)
     final.set_xlabel("KL (nats)")
-    final.legend(fontsize=7)
+    final.legend(handles=final.get_lines() + gold.get_lines(), fontsize=7, loc="lower right")
     final.grid(alpha=0.3)
 
 
@@ -558,7 +567,7 @@ def _widget_pipeline(fig: Any) -> None:
 @figure("widget-dpo-trainer", size=(7.6, 3.4))
 def _widget_dpo_trainer(fig: Any) -> None:
     w = _widget_module("dpo_trainer")
-    data = w.Comparison()
+    data = w.comparison()
     dpo, ppo = data.run(w.DEFAULT_BETA)
     h = dpo.history
     left, right = fig.subplots(1, 2, width_ratios=[3, 2])

@@ -205,21 +205,18 @@ def test_ppo_sweep_small_beta_drifts_further(shared_pages, site):
     assert f"{ppo_sweep.STEPS} PPO steps" in _text(widget, "steps")
     widget.locator("[data-action='run-sweep']").click()
     kl = {b: float(_value(widget, f"kl-{b:g}")) for b in ppo_sweep.BETAS}
-    assert kl[0.01] > kl[0.2] > kl[1.0]
+    assert kl[0.01] >= 2 * kl[0.2] > 2 * kl[1.0]
     for chart in ("proxy", "gold", "kl"):
         data = _chart_data(page, widget, chart)
         assert len(data) == len(ppo_sweep.BETAS)
         assert len(data[0]) == ppo_sweep.STEPS // ppo_sweep.LOG_EVERY + 1
     assert _chart_data(page, widget, "final")[0][0]["x"] == pytest.approx(kl[0.01])
     # Same numbers as CPython (float64 numpy in both; the seed fixes the sampling).
-    from rlhf_mini.overoptimization import proxy_reward_model
-
-    histories = ppo_sweep.sweep(proxy_reward_model().score_table(), ppo_sweep.BETAS)
+    histories = ppo_sweep.sweep(ppo_sweep.reward_scores("faithful"), ppo_sweep.BETAS)
     for b in ppo_sweep.BETAS:
         assert kl[b] == pytest.approx(histories[b]["kl"][-1], rel=1e-6)
-    summary = ppo_sweep.overoptimization_summary(histories)
-    assert summary["overoptimised"]
-    assert _text(widget, "verdict") == summary["sentence"]
+    assert float(_value(widget, "proxy-0.01")) > float(_value(widget, "proxy-0.2")) + 0.03
+    assert _text(widget, "verdict") == ppo_sweep.summary(histories)["sentence"]
     ms = float(_value(widget, "sweep-ms"))
     print(
         f"\nPPO sweep in Pyodide: {ms:.0f} ms ({len(ppo_sweep.BETAS)} betas x {ppo_sweep.STEPS} steps)"

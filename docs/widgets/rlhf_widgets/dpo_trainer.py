@@ -1,79 +1,37 @@
 """DPO trainer: pick beta, train DPO on the comparisons, and compare with PPO on the same data.
 
-UI only. The comparisons are :func:`rlhf_mini.simulate_comparisons`, split into training
-and held-out comparisons; DPO is :func:`rlhf_mini.train_dpo` on the training ones (the
-held-out ones measure how its implicit reward generalises); PPO is
-:func:`rlhf_mini.train_ppo` against a reward model fitted to the *same* training comparisons
-(:func:`rlhf_mini.train_reward_model`), with the same beta and the same SFT reference.
-:class:`Comparison` (pure, tested in CPython in tests/test_widget_logic.py) holds the data
-and runs both.
+UI only. :class:`rlhf_mini.DPOvsPPO` holds the data (simulated comparisons, a fifth held out
+to measure how DPO's implicit reward generalises), trains DPO on the training comparisons
+and PPO against a reward model fitted to the *same* comparisons, with the same beta and the
+same SFT reference (PPO on the reward model's raw scores, the units of DPO's beta). Tested in
+CPython in tests/test_widget_logic.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from rlhf_mini import (
-    DPOResult,
-    PPOResult,
-    load_world,
-    sft_policy,
-    simulate_comparisons,
-    train_dpo,
-    train_ppo,
-    train_reward_model,
-)
+from rlhf_mini import DPOvsPPO
 
 if TYPE_CHECKING:
     from rlhf_widgets._dom import Widget
 
-BETAS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_BETA = 0.5
 N_COMPARISONS = 500
 HELDOUT_FRACTION = 0.2
-DPO_STEPS = 150
-PPO_STEPS = 100
-RM_EPOCHS = 100
 
 
-class Comparison:
-    """One preference data set; DPO on it, and PPO on a reward model fitted to it."""
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-        self.world = load_world()
-        self.comparisons, self.heldout = simulate_comparisons(
-            N_COMPARISONS, seed, world=self.world
-        ).split(HELDOUT_FRACTION, seed=seed)
-        self.reward_model = train_reward_model(
-            self.comparisons, heldout=self.heldout, epochs=RM_EPOCHS, seed=seed, world=self.world
-        ).model
-        self.reference = sft_policy(self.world)
-        gold = self.world.gold_utility()
-        self.reference_gold = float(np.mean(self.reference.expected(gold)))
-
-    def run(self, beta: float) -> tuple[DPOResult, PPOResult]:
-        dpo = train_dpo(
-            self.comparisons,
-            heldout=self.heldout,
-            beta=beta,
-            steps=DPO_STEPS,
-            seed=self.seed,
-            world=self.world,
-        )
-        ppo = train_ppo(
-            self.reward_model, beta=beta, steps=PPO_STEPS, seed=self.seed, world=self.world
-        )
-        return dpo, ppo
+def comparison(seed: int = 0) -> DPOvsPPO:
+    """The widget's data set: N_COMPARISONS simulated comparisons, HELDOUT_FRACTION held out."""
+    return DPOvsPPO.simulate(N_COMPARISONS, heldout_fraction=HELDOUT_FRACTION, seed=seed)
 
 
 def build(w: Widget) -> None:
     from rlhf_widgets._chart import Chart, Series
     from rlhf_widgets._dom import h, scroll_box
 
-    data = Comparison()
+    data = comparison()
     slider = h(
         "input",
         type="range",
@@ -109,8 +67,9 @@ def build(w: Widget) -> None:
         h(
             "p",
             f"{len(data.comparisons)} comparisons to train on and {len(data.heldout)} held "
-            f"out; DPO: {DPO_STEPS} Adam steps on the training ones; PPO: {PPO_STEPS} steps "
-            "against a reward model fitted to the same training comparisons.",
+            f"out; DPO: {data.dpo_steps} Adam steps on the training ones; PPO: "
+            f"{data.ppo_steps} steps against a reward model fitted to the same training "
+            "comparisons.",
             data_output="setup",
         ),
         chart.element,

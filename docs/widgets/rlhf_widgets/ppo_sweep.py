@@ -1,12 +1,14 @@
-"""PPO sweep over the KL weight beta, against a flawed proxy reward model.
+"""PPO sweep over the KL weight beta: how much reward a looser leash buys, for how much drift.
 
-UI only. The proxy is :func:`rlhf_mini.proxy_reward_model` (a reward model fitted to
-labellers who like verbosity), each run is :func:`rlhf_mini.train_ppo` with the chosen
-beta, and the charts plot its history: proxy reward, gold reward (the world's hidden
-utility) and KL to the SFT reference per step. The pure parts (:func:`sweep`,
-:func:`overoptimization_summary`) are tested in CPython (tests/test_widget_logic.py).
+UI only. Each run is :func:`rlhf_mini.train_ppo` with the chosen beta against a reward model
+(the faithful one of lesson 3, :func:`rlhf_mini.default_reward_model`, or the verbosity-biased
+proxy of lesson 7, :func:`rlhf_mini.proxy_reward_model`), on the win-probability reward scale
+PPO uses by default (:func:`rlhf_mini.win_probability_rewards`); the charts plot its history:
+proxy reward, gold reward (the world's hidden utility) and KL to the SFT reference per step.
+Where the gold reward peaked is :func:`rlhf_mini.gold_peak`. The pure parts (:func:`sweep`,
+:func:`summary`) are tested in CPython (tests/test_widget_logic.py).
 
-Budget: the whole sweep (five betas) must compute in about a second in Pyodide, so each
+Budget: the whole sweep (five betas) must compute in well under a second in Pyodide, so each
 run is ``STEPS`` PPO iterations (measured by bench/browser.py; the widget shows the count
 and the time it took). It is that fast (about 0.1 s), so the widget runs the default sweep
 as it mounts: the reader never meets empty charts.
@@ -17,30 +19,37 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from rlhf_mini import train_ppo
-from rlhf_mini.overoptimization import proxy_reward_model
+from rlhf_mini import default_reward_model, gold_peak, proxy_reward_model, train_ppo
 
 if TYPE_CHECKING:
     from rlhf_widgets._dom import Widget
 
-#: The range used for language models (0.01-0.2), plus 1.0: in this world's reward units
-#: (candidates differ by several reward points) beta is a temperature, and only beta ~ 1
-#: holds the policy visibly close to the SFT model (lesson 4, "Choosing beta").
+#: The range used for language models (0.01-0.2), plus 1.0, a strong leash.
 BETAS = (0.01, 0.05, 0.1, 0.2, 1.0)
-STEPS = 60
-LR = 0.3  # constant step size: the rise and fall of the gold reward shows within STEPS
+STEPS = 100
+LR = 3.0  # constant step size: every run is close to its optimum within STEPS
 LOG_EVERY = 2
-#: A fall of the gold reward below its peak by more than this counts as overoptimisation.
-DROP_TOL = 0.01
+#: The reward models the reader can optimise: name -> (label, scores of every candidate).
+REWARD_MODELS = {
+    "faithful": "the reward model of lesson 3 (faithful labellers)",
+    "verbosity": "a reward model from labellers who like long answers (lesson 7)",
+}
 
 
-def sweep(proxy: np.ndarray, betas: Any, steps: int = STEPS, seed: int = 0) -> dict[float, dict]:
-    """One PPO run per beta against the (P, K) proxy reward table: beta -> history."""
+def reward_scores(name: str) -> Any:
+    """(P, K) scores of the reward model called ``name`` (a key of REWARD_MODELS)."""
+    if name == "faithful":
+        return default_reward_model().score_table()
+    if name == "verbosity":
+        return proxy_reward_model().score_table()
+    raise ValueError(f"name must be one of {tuple(REWARD_MODELS)}, got {name!r}")
+
+
+def sweep(scores: Any, betas: Any, steps: int = STEPS, seed: int = 0) -> dict[float, dict]:
+    """One PPO run per beta against the (P, K) reward-model scores: beta -> history."""
     return {
         float(beta): train_ppo(
-            proxy,
+            scores,
             beta=float(beta),
             steps=steps,
             lr=LR,
@@ -52,56 +61,62 @@ def sweep(proxy: np.ndarray, betas: Any, steps: int = STEPS, seed: int = 0) -> d
     }
 
 
-def overoptimization_summary(histories: dict[float, dict]) -> dict[str, Any]:
-    """Where more proxy reward stopped meaning more gold reward, for the smallest beta.
-
-    Returns beta, the peak (step, gold, proxy, kl), the end (step, gold, proxy, kl),
-    ``overoptimised`` (gold fell by more than ``DROP_TOL`` after its peak while the proxy
-    kept rising) and a sentence saying so.
-    """
+def summary(histories: dict[float, dict]) -> dict[str, Any]:
+    """What the sweep shows, in a sentence: the trade-off between the smallest and the
+    largest beta run, and whether the smallest beta overoptimised (:func:`gold_peak`)."""
     if not histories:
         raise ValueError("histories must not be empty")
-    beta = min(histories)
-    h = histories[beta]
-    i = int(np.argmax(h["gold_reward"]))
-    peak = {key: h[key][i] for key in ("step", "gold_reward", "proxy_reward", "kl")}
-    end = {key: h[key][-1] for key in ("step", "gold_reward", "proxy_reward", "kl")}
-    overoptimised = (
-        peak["gold_reward"] - end["gold_reward"] > DROP_TOL
-        and end["proxy_reward"] > peak["proxy_reward"]
-    )
-    if overoptimised:
-        sentence = (
-            f"With beta = {beta:g}, the gold reward peaked at {peak['gold_reward']:.2f} after "
-            f"{peak['step']:g} steps (proxy {peak['proxy_reward']:.2f}, KL "
-            f"{peak['kl']:.2f} nats). Past that point the proxy kept rising, to "
-            f"{end['proxy_reward']:.2f}, while the gold reward fell to {end['gold_reward']:.2f}: "
+    low, high = min(histories), max(histories)
+    lo, hi = histories[low], histories[high]
+    parts = []
+    if low != high:
+        ratio = lo["kl"][-1] / hi["kl"][-1] if hi["kl"][-1] > 0 else float("inf")
+        parts.append(
+            f"beta = {low:g} ended at proxy reward {lo['proxy_reward'][-1]:.3f} and KL "
+            f"{lo['kl'][-1]:.2f} nats; beta = {high:g} at {hi['proxy_reward'][-1]:.3f} and "
+            f"{hi['kl'][-1]:.2f} nats: the looser leash bought "
+            f"{lo['proxy_reward'][-1] - hi['proxy_reward'][-1]:+.3f} reward for "
+            f"{ratio:.1f}x the drift."
+        )
+    peak = gold_peak(lo)
+    if peak["overoptimised"]:
+        p, e = peak["peak"], peak["end"]
+        parts.append(
+            f"With beta = {low:g} the gold reward peaked at {p['gold_reward']:.2f} after "
+            f"{p['step']:g} steps (KL {p['kl']:.2f}); the proxy kept rising, to "
+            f"{e['proxy_reward']:.3f}, while the gold reward fell to {e['gold_reward']:.2f}: "
             "more reward stopped meaning better behaviour."
         )
     else:
-        sentence = (
-            f"With beta = {beta:g}, the gold reward rose with the proxy for all "
-            f"{end['step']:g} steps (gold {end['gold_reward']:.2f}, proxy "
-            f"{end['proxy_reward']:.2f}): no overoptimisation yet."
+        parts.append(
+            f"With beta = {low:g} the gold reward rose with the proxy to "
+            f"{lo['gold_reward'][-1]:.2f}: no overoptimisation."
         )
-    return {
-        "beta": beta,
-        "peak": peak,
-        "end": end,
-        "overoptimised": overoptimised,
-        "sentence": sentence,
-    }
+    return {"low": low, "high": high, "gold_peak": peak, "sentence": " ".join(parts)}
 
 
 def build(w: Widget) -> None:
     from rlhf_widgets._chart import Chart, Series
     from rlhf_widgets._dom import h, scroll_box
 
-    proxy = proxy_reward_model().score_table()  # (P, K): the flawed reward PPO optimises
+    scores = {name: None for name in REWARD_MODELS}  # computed on first use
+
+    def reward(name: str) -> Any:
+        if scores[name] is None:
+            scores[name] = reward_scores(name)
+        return scores[name]
+
+    pick_rm = h(
+        "select",
+        *[h("option", label, value=name) for name, label in REWARD_MODELS.items()],
+        data_action="reward-model",
+        aria_label="Reward model",
+        style="color: var(--md-default-fg-color); background: var(--md-default-bg-color);",
+    )
     boxes = {}
     choose = h(
         "fieldset",
-        h("legend", "KL weights beta to run (0.01-0.2 as for language models; 1.0 a strong leash)"),
+        h("legend", "KL weights beta to run (0.01-0.2 as in practice; 1.0 a strong leash)"),
         class_="rlhf-row",
     )
     for beta in BETAS:
@@ -123,12 +138,22 @@ def build(w: Widget) -> None:
     )
 
     charts = {
-        "proxy_reward": Chart("Proxy reward (what PPO sees)", "step", "proxy reward", name="proxy"),
+        "proxy_reward": Chart(
+            "Proxy reward (what PPO sees: P(beats the SFT model's typical answer))",
+            "step",
+            "proxy reward",
+            name="proxy",
+        ),
         "gold_reward": Chart("Gold reward (what people want)", "step", "gold reward", name="gold"),
         "kl": Chart("KL to the SFT model", "step", "KL (nats)", name="kl"),
     }
-    final = Chart(
-        "Final points: reward against KL", "KL (nats)", "reward", kind="scatter", name="final"
+    final = Chart(  # the two rewards have their own scales: gold on the right axis
+        "Final points: reward against KL",
+        "KL (nats)",
+        "proxy reward",
+        y2_label="gold reward",
+        kind="scatter",
+        name="final",
     )
     grid = h(
         "div",
@@ -166,6 +191,7 @@ def build(w: Widget) -> None:
     verdict = h("p", "", data_output="verdict", class_="rlhf-warning", aria_live="polite")
     timing = h("p", "", data_output="sweep-ms", class_="rlhf-run-status")
     w.body.append(
+        h("label", "Optimise ", pick_rm, class_="rlhf-row"),
         choose,
         h("div", run, class_="rlhf-row"),
         status,
@@ -181,7 +207,7 @@ def build(w: Widget) -> None:
             w.set("verdict", "", "Tick at least one beta.")
             return
         t0 = time.perf_counter()
-        histories = sweep(proxy, betas)
+        histories = sweep(reward(pick_rm.value), betas)
         ms = 1000 * (time.perf_counter() - t0)
         style = {b: BETAS.index(b) for b in BETAS}
         for key, chart in charts.items():
@@ -198,7 +224,7 @@ def build(w: Widget) -> None:
         final.show(
             [
                 Series("final proxy reward", [(kl, p) for kl, p, _ in ends], 0),
-                Series("final gold reward", [(kl, g) for kl, _, g in ends], 1),
+                Series("final gold reward", [(kl, g) for kl, _, g in ends], 1, "y2"),
             ]
         )
         for b in BETAS:
@@ -208,7 +234,7 @@ def build(w: Widget) -> None:
                     w.set(f"{key}-{b:g}", v, f"{v:.3f}")
                 else:
                     w.set(f"{key}-{b:g}", "", "not run")
-        w.set("verdict", overoptimization_summary(histories)["sentence"])
+        w.set("verdict", summary(histories)["sentence"])
         w.set(
             "sweep-ms",
             ms,

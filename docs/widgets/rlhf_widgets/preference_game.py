@@ -30,15 +30,27 @@ if TYPE_CHECKING:
 
 #: Gaussian prior strength of the fit: keeps the scores finite with few comparisons.
 L2 = 0.1
+#: Score differences up to this size count as a tie (P = 1/2, half a hit). The fit converges
+#: to ~1e-10 and two numpy builds (the browser's 2.0.2, the host's) round differently, so a
+#: symmetric fit can give +-1e-16 instead of 0 on one and not the other; a real preference
+#: moves the scores far more than 1e-6.
+TIE_TOL = 1e-6
 N_SIMULATED = 50
+
+
+def hit_credit(margin: np.ndarray) -> np.ndarray:
+    """1 where the fitted model preferred the chosen response (score margin > TIE_TOL, i.e.
+    P(chosen) > 1/2), 1/2 for a tie (|margin| <= TIE_TOL), 0 otherwise."""
+    margin = np.asarray(margin, dtype=float)
+    return np.where(np.abs(margin) <= TIE_TOL, 0.5, (margin > 0).astype(float))
 
 
 class PreferenceGame:
     """Comparisons on one prompt's K candidates, and the Bradley–Terry fit to them.
 
     ``accuracy`` is how often the model, fitted to the comparisons *before* a new one,
-    gave the chosen response probability > 1/2 (exactly 1/2 counts as half a hit): an
-    honest, held-out measure of how predictable the labels have become. A simulated batch
+    gave the chosen response probability > 1/2 (a tie, scores within ``TIE_TOL``, counts as
+    half a hit): an honest, held-out measure of how predictable the labels have become. A simulated batch
     is predicted by the model fitted before the batch.
     """
 
@@ -77,8 +89,7 @@ class PreferenceGame:
         return len(self.winners)
 
     def _add(self, winners: np.ndarray, losers: np.ndarray) -> None:
-        p = preference_probability(self.scores[winners], self.scores[losers])
-        self.hits += float(np.sum(p > 0.5) + 0.5 * np.sum(p == 0.5))
+        self.hits += float(np.sum(hit_credit(self.scores[winners] - self.scores[losers])))
         self.winners.extend(int(i) for i in winners)
         self.losers.extend(int(i) for i in losers)
         pairs = np.stack([self.winners, self.losers], axis=1)  # (m, 2) rows (winner, loser)

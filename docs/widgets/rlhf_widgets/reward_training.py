@@ -101,7 +101,7 @@ def build(w: Widget) -> None:
             ("epochs", "Epochs"),
             ("train-accuracy", "Train accuracy"),
             ("heldout-accuracy", "Held-out accuracy"),
-            ("ceiling", "Held-out labels agreeing with gold (the ceiling)"),
+            ("label-agreement", "Held-out labels agreeing with gold (one label vs the truth)"),
             ("gold-pair-accuracy", "Pairs ordered like the gold utility"),
         )
     )
@@ -186,7 +186,7 @@ def build(w: Widget) -> None:
         for name, value in (
             ("train-accuracy", hist["train_accuracy"][-1]),
             ("heldout-accuracy", hist["heldout_accuracy"][-1]),
-            ("ceiling", res.metrics["heldout_label_gold_agreement"]),
+            ("label-agreement", res.metrics["heldout_label_gold_agreement"]),
             ("gold-pair-accuracy", res.metrics["gold_pair_accuracy"]),
         ):
             w.set(name, value, f"{value:.1%}")

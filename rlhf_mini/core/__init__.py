@@ -1,0 +1,1 @@
+"""The plumbing every layer uses: array namespaces and backends, input checks, numerics."""
