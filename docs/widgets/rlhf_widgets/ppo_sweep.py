@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 #: The range used for language models (0.01-0.2), plus 1.0, a strong leash.
 BETAS = (0.01, 0.05, 0.1, 0.2, 1.0)
-STEPS = 100
+STEPS = 60
 LR = 3.0  # constant step size: every run is close to its optimum within STEPS
 LOG_EVERY = 2
 #: The reward models the reader can optimise: name -> (label, scores of every candidate).
