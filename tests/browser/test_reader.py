@@ -13,19 +13,20 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sitebuild import pages, pages_with
 
-WIDGETS = (
-    "preference-game",
-    "reward-training",
-    "ppo-sweep",
-    "pipeline",
-    "dpo-trainer",
-    "playground",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "widgets"))
+from rlhf_widgets import REGISTRY
+
+sys.path.pop(0)
+
+#: Every registered widget (a new one is checked as soon as it is registered).
+WIDGETS = tuple(REGISTRY)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
