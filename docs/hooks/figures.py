@@ -600,10 +600,10 @@ def _widget_dpo_trainer(fig: Any) -> None:
 def _widget_playground(fig: Any) -> None:
     import numpy as np
 
-    from rlhf_mini.playground import score_response
+    import rlhf_mini as rm
 
     w = _widget_module("playground")
-    scores = [score_response(text, prompt) for _, _, prompt, text in w.EXAMPLES]
+    scores = [rm.score_response(text, prompt) for _, _, prompt, text in w.EXAMPLES]
     y = np.arange(len(scores))
     ax = fig.subplots()
     ax.barh(y - 0.2, [s.reward for s in scores], 0.4, color=ORANGE, label="reward score (proxy)")
