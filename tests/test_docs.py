@@ -216,9 +216,19 @@ def test_quick_check_quiz(name):
 
 @pytest.mark.parametrize("name", sorted(LESSON_WIDGETS))
 def test_widget_placeholder(name):
+    """The widget's box holds its no-script fallback: a sentence and the figure of its
+    default run (``figures/widget-NAME.svg``, drawn by docs/hooks/figures.py)."""
     text = (LESSONS / name).read_text(encoding="utf-8")
-    widgets = re.findall(r'<div class="rlhf-widget" data-widget="([a-z-]+)"></div>', text)
-    assert widgets == [LESSON_WIDGETS[name]]
+    widgets = re.findall(
+        r'<div class="rlhf-widget" data-widget="([a-z-]+)" markdown>\n'
+        r'<div class="rlhf-widget-fallback" markdown>\n'
+        r"(.+?)\n\n!\[[^\]]+\]\(\.\./figures/widget-([a-z-]+)\.svg\)\n</div>\n</div>\n",
+        text,
+        re.S,
+    )
+    assert [(w, fig) for w, _, fig in widgets] == [(LESSON_WIDGETS[name],) * 2]
+    assert len(widgets[0][1]) > 60  # the sentence on what the widget does
+    assert text.count('class="rlhf-widget"') == 1
 
 
 def _figures_hook():

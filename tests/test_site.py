@@ -8,6 +8,7 @@ The site is built once per session (``tests/browser/sitebuild.py``); the browser
 from __future__ import annotations
 
 import hashlib
+import html
 import importlib.util
 import json
 import re
@@ -482,3 +483,167 @@ def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     finally:
         server.close()
     assert not failures, json.dumps(failures, indent=1)
+
+
+# --- quizzes: options in an order fixed per quiz -------------------------------------------
+
+quiz_hook = _load_hook("quiz")
+
+_QUIZ_HTML = re.compile(
+    r'<div class="rlhf-quiz" data-quiz="([^"]+)">.*?<div class="rlhf-quiz-options">(.*?)</div>',
+    re.S,
+)
+_OPTION = re.compile(r'<button\b[^>]*\bdata-correct="(true|false)"[^>]*>(.*?)</button>', re.S)
+
+
+def built_quizzes(site: Path) -> dict[str, list[tuple[bool, str]]]:
+    """Quiz id -> its options as the page shows them: (correct?, visible text)."""
+    quizzes = {}
+    for url in pages(site):
+        if not url.startswith("lessons/"):
+            continue
+        for quiz_id, options in _QUIZ_HTML.findall((site / url / "index.html").read_text()):
+            quizzes[quiz_id] = [
+                (flag == "true", html.unescape(re.sub(r"<[^>]+>", "", label)).strip())
+                for flag, label in _OPTION.findall(options)
+            ]
+    return quizzes
+
+
+def test_quiz_hook_orders_options_by_the_quiz_id_only():
+    assert sorted(quiz_hook.order("pipeline", 4)) == [0, 1, 2, 3]
+    assert quiz_hook.order("pipeline", 4) == quiz_hook.order("pipeline", 4)
+    orders = {tuple(quiz_hook.order(f"quiz-{k}", 4)) for k in range(20)}
+    assert len(orders) > 5  # different quizzes, different orders
+    written = (
+        '<div class="rlhf-quiz" data-quiz="q1">\n  <p class="rlhf-quiz-question">?</p>\n'
+        '  <div class="rlhf-quiz-options">\n'
+        + "".join(
+            f'    <button type="button" data-correct="{str(i == 0).lower()}">o{i}</button>\n'
+            for i in range(4)
+        )
+        + "  </div>\n</div>"
+    )
+    shown = quiz_hook.shuffle(written)
+    labels = re.findall(r">(o\d)</button>", shown)
+    assert labels == [f"o{i}" for i in quiz_hook.order("q1", 4)]
+
+    # only the buttons moved: the rest of the markup, whitespace included, is as written
+    def skeleton(text: str) -> str:
+        return re.sub(r'data-correct="\w+">o\d', "", text)
+
+    assert skeleton(shown) == skeleton(written)
+    assert re.findall(r'"(true|false)">o0<', shown) == ["true"]  # the flag moved with it
+    with pytest.raises(Exception, match="only <button>s"):
+        quiz_hook.shuffle(written.replace("<button", "<p>x</p><button", 1))
+
+
+def test_right_answers_are_spread_over_the_positions(site):
+    quizzes = built_quizzes(site)
+    assert len(quizzes) >= 8
+    positions = {}
+    for quiz_id, options in quizzes.items():
+        flags = [correct for correct, _ in options]
+        assert flags.count(True) == 1, quiz_id
+        positions[quiz_id] = flags.index(True)
+    print("\nposition of the right answer (0 = first):", positions)
+    counts = [list(positions.values()).count(k) for k in set(positions.values())]
+    assert len(counts) >= 3, f"right answers in only {len(counts)} positions: {positions}"
+    # no place holds half of them (8 quizzes, 4 options: 2 each on average)
+    assert max(counts) < len(quizzes) / 2, f"too many right answers in one place: {positions}"
+
+
+def test_right_answer_is_rarely_the_longest_option(site):
+    """Readers must not find the right answer by its length: it may be the strictly longest
+    option in at most half the quizzes."""
+    longest = {}
+    for quiz_id, options in built_quizzes(site).items():
+        right = next(len(text) for correct, text in options if correct)
+        longest[quiz_id] = all(right > len(text) for correct, text in options if not correct)
+        lengths = [f"{len(text)}{'*' if correct else ''}" for correct, text in options]
+        print(
+            f"\n{quiz_id:16s} lengths {' '.join(lengths):24s} right is strictly longest: "
+            f"{longest[quiz_id]}",
+            end="",
+        )
+    assert sum(longest.values()) <= len(longest) // 2, [q for q, v in longest.items() if v]
+
+
+# --- formulas typeset at build time -----------------------------------------------------------
+
+katex_hook = _load_hook("katex")
+
+NOTEBOOK_CELL = (
+    '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">'
+    "<p>Inline $\\beta &lt; 1$, display $$\\frac{a}{b}$$, money: $5 and $6.</p>"
+    "<p><code>$not_math$</code> <div>nested $x_1$</div> after</p></div>"
+    "<p>outside the cell: $y$</p>"
+)
+
+
+def test_katex_hook_finds_every_formula_and_only_formulas():
+    page = (
+        '<p><span class="arithmatex">\\(a &lt; b\\)</span> and '
+        '<span class="arithmatex">\\(\\beta\\)</span></p>\n'
+        '<div class="arithmatex">\\[\nr(x, y) - \\beta\\, \\mathrm{KL}\n\\]</div>\n' + NOTEBOOK_CELL
+    )
+    assert katex_hook.find(page) == {
+        ("a < b", False),
+        ("\\beta", False),
+        ("r(x, y) - \\beta\\, \\mathrm{KL}", True),
+        ("\\beta < 1", False),
+        ("\\frac{a}{b}", True),
+        ("x_1", False),
+    }
+    fake = {f: f"<K{int(f[1])}>{f[0]}</K>" for f in katex_hook.find(page)}
+    out = katex_hook.typeset(page, fake)
+    assert '<span class="arithmatex"><K0>a < b</K></span>' in out
+    assert '<div class="arithmatex" tabindex="0"><K1>r(x, y)' in out  # scrolls: focusable
+    assert "Inline <K0>\\beta < 1</K>, display <K1>\\frac{a}{b}</K>, money: $5 and $6." in out
+    assert "<code>$not_math$</code>" in out and "nested <K0>x_1</K>" in out
+    assert "outside the cell: $y$" in out
+
+
+def test_katex_renders_a_build_in_one_node_process_and_caches(tmp_path, monkeypatch):
+    monkeypatch.setattr(katex_hook, "CACHE", tmp_path)
+    calls = []
+    real_run = katex_hook.subprocess.run
+    monkeypatch.setattr(
+        katex_hook.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k)
+    )
+    formulas = [("\\beta", False), ("\\frac{1}{2}", True), ("e^{x}", False), ("a < b", False)]
+    first = katex_hook.render(formulas)
+    assert len(calls) == 1  # one Node process for all of them
+    assert set(first) == set(formulas)
+    assert all(h.startswith('<span class="katex') for h in first.values())
+    assert first[("\\frac{1}{2}", True)].startswith('<span class="katex-display">')
+    assert "<math" in first[("\\beta", False)]  # MathML for screen readers
+    assert "&lt;" in first[("a < b", False)]
+    assert katex_hook.render(formulas) == first
+    assert len(calls) == 1  # all cached: no Node at all
+    assert len(list(tmp_path.rglob("*.html"))) == len(formulas)
+
+
+def test_katex_error_is_a_build_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(katex_hook, "CACHE", tmp_path)
+    with caplog.at_level("WARNING", logger="mkdocs.hooks.katex"):
+        out = katex_hook.render([("\\frac{a}{b", False)])
+    assert "cannot typeset" in caplog.text
+    assert out[("\\frac{a}{b", False)].startswith('<span class="katex-error"')
+    assert not list(tmp_path.rglob("*.html"))  # reported again on the next build
+
+
+def test_pages_typeset_math_without_any_script(site, build):
+    assert not (site / runtime.KATEX_DIR / "katex.min.js").exists()
+    assert (site / runtime.KATEX_DIR / "katex.min.css").is_file()
+    assert list((site / runtime.KATEX_DIR / "fonts").glob("*.woff2"))
+    typeset_lines = [line for line in build.log.splitlines() if "katex: typeset" in line]
+    assert len(typeset_lines) <= 1, typeset_lines  # Node at most once per build
+    for url in pages(site):
+        text = (site / (url + "index.html" if url.endswith("/") or not url else url)).read_text()
+        assert not re.search(r"katex(\.min)?\.js|auto-render|katex-init", text), url
+        assert 'class="katex-error"' not in text, url
+        shown = re.sub(r"<(annotation|script|pre|code)\b.*?</\1>", "", text, flags=re.S)
+        assert not re.search(r"\\[()\[\]]|\\beta\b", shown), f"{url}: raw TeX left"
+        if 'class="katex' in text:
+            assert "assets/vendor/katex/katex.min.css" in text, url

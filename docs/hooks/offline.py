@@ -2,8 +2,8 @@
 
 Notebook pages get, from nbconvert, a ``<script src="">`` placeholder for MathJax plus its
 configuration block, and a module script that imports mermaid from cdnjs when a page has
-mermaid diagrams. Our notebooks' math is rendered by the site's own KaTeX
-(``docs/assets/katex-init.js``) and they have no diagrams, so both blocks are dropped;
+mermaid diagrams. Our notebooks' math is typeset at build time by the site's own KaTeX
+(``docs/hooks/katex.py``) and they have no diagrams, so both blocks are dropped;
 ``tests/test_site.py`` scans the built site for any external load that remains.
 """
 

@@ -16,7 +16,8 @@ requested from a CDN. At build time this hook:
    wheels) to bytecode with Pyodide's own CPython under Node (``compile_bytecode.mjs``),
    and serves a ``pyodide-lock.json`` that names the compiled numpy wheel's sha256;
 5. copies into ``site/assets/``: the PyScript dist, the Pyodide core files that are needed
-   (not ``console.html``, which loads jQuery from a CDN), numpy, the wheels, KaTeX and
+   (not ``console.html``, which loads jQuery from a CDN), numpy, the wheels, KaTeX's
+   stylesheet and fonts (the formulas are typeset at build time, see ``katex.py``) and
    Chart.js. Versioned folders (``pyodide-0.27.7``) and content-hashed folders for the
    wheels (``wheels/<sha256[:16]>/``) make every URL change when its content does, so a
    browser never runs a stale library against new prose;
@@ -325,8 +326,8 @@ def collect_runtime() -> Runtime:
         rt.files[url] = whl
         rt.wheels.append(url)
     katex = NODE_MODULES / "katex" / "dist"
-    for rel in ("katex.min.css", "katex.min.js", "contrib/auto-render.min.js"):
-        rt.files[f"{KATEX_DIR}/{rel}"] = katex / rel
+    # Only the stylesheet and fonts: formulas are typeset at build time (docs/hooks/katex.py).
+    rt.files[f"{KATEX_DIR}/katex.min.css"] = katex / "katex.min.css"
     for font in sorted((katex / "fonts").iterdir()):
         rt.files[f"{KATEX_DIR}/fonts/{font.name}"] = font
     rt.files[CHART_JS] = NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js"

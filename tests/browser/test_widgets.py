@@ -318,3 +318,5 @@ def test_runtime_blocked_each_widget_shows_its_error(page, server, site):
         assert root.get_attribute("data-ready") is None
         assert root.locator("[data-error]").text_content().strip()
         assert root.locator("[data-loading]").count() == 0
+        # what the widget would have computed stays on show: the build-time default run
+        assert root.locator(".rlhf-widget-fallback img").is_visible()

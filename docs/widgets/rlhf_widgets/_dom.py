@@ -45,6 +45,20 @@ def readouts(fields: Any) -> Any:
     return dl
 
 
+def scroll_box(child: Any, label: str) -> Any:
+    """``child`` (a wide table) in a box that scrolls sideways on its own, so a phone's
+    narrow screen never cuts it off or widens the page. The box is a named, focusable
+    region, so keyboard users can scroll it too."""
+    return h(
+        "div",
+        h("div", child, class_="md-typeset__table"),
+        class_="rlhf-scroll",
+        tabindex="0",
+        role="region",
+        aria_label=label,
+    )
+
+
 def js_object(value: Any) -> Any:
     """A Python dict/list as a plain JS object/array (e.g. a Chart.js config)."""
     return to_js(value, dict_converter=js.Object.fromEntries)
@@ -108,7 +122,8 @@ class Widget:
 
 
 def mount(root: Any, build: Callable[[Widget], None]) -> None:
-    """Build one widget into ``root`` and mark it ready, or show why it failed."""
+    """Build one widget into ``root`` and mark it ready, or show why it failed (next to the
+    fallback figure, which then stays)."""
     widget = Widget(root)
     try:
         build(widget)
@@ -116,8 +131,10 @@ def mount(root: Any, build: Callable[[Widget], None]) -> None:
         show_error(root, f"This widget could not start: {type(exc).__name__}: {exc}")
         js.console.error(f"widget {widget.name}:\n{traceback.format_exc()}")
         return
-    for loading in root.querySelectorAll("[data-loading]"):
-        loading.remove()
+    # The loading line goes, and so does the no-script fallback (a sentence and the figure
+    # of the default run, drawn at build time): the live widget now shows that run itself.
+    for placeholder in root.querySelectorAll("[data-loading], .rlhf-widget-fallback"):
+        placeholder.remove()
     root.appendChild(widget.body)
     root.removeAttribute("aria-busy")
     root.setAttribute("data-ready", "true")

@@ -29,7 +29,7 @@ def comparison(seed: int = 0) -> DPOvsPPO:
 
 def build(w: Widget) -> None:
     from rlhf_widgets._chart import Chart, Series
-    from rlhf_widgets._dom import h
+    from rlhf_widgets._dom import h, scroll_box
 
     data = comparison()
     slider = h(
@@ -73,7 +73,7 @@ def build(w: Widget) -> None:
             data_output="setup",
         ),
         chart.element,
-        h("div", table, class_="md-typeset__table"),
+        scroll_box(table, "Gold reward and KL of each policy"),
         h("p", "", data_output="accuracy"),
     )
 

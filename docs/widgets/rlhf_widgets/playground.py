@@ -2,15 +2,19 @@
 
 UI only; every number comes from ``rlhf_mini.experiments.playground`` (score_response, critique,
 revise, CONSTITUTION). The reader's prompt (optional: a response can be judged alone) and
-response are read from form fields and shown only as text.
+response are read from form fields and shown only as text. Like the other widget modules it
+imports the browser (``js``) only inside ``build``, so ``EXAMPLES`` can be scored in CPython
+(docs/hooks/figures.py draws them for the widget's no-script fallback).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlhf_mini.experiments.playground import CONSTITUTION, critique, revise, score_response
-from rlhf_widgets._dom import Widget, h, readouts
+
+if TYPE_CHECKING:
+    from rlhf_widgets._dom import Widget
 
 #: Example responses (button label, action, prompt, response).
 EXAMPLES = (
@@ -59,6 +63,8 @@ def _fmt(x: float) -> str:
 
 
 def build(w: Widget) -> None:
+    from rlhf_widgets._dom import h, readouts
+
     prompt = h(
         "input",
         type="text",

@@ -70,7 +70,7 @@ def build(w: Widget) -> None:
     import js
 
     from rlhf_widgets._chart import Chart, Series
-    from rlhf_widgets._dom import h, readouts
+    from rlhf_widgets._dom import h, readouts, scroll_box
 
     world = load_world()
     size = h("select", data_action="n", aria_label="Number of comparisons", style=SELECT_STYLE)
@@ -140,7 +140,7 @@ def build(w: Widget) -> None:
         read_outs,
         h("label", "Sample responses and their learned rewards", class_="rlhf-label"),
         prompt_select,
-        h("div", table, class_="md-typeset__table"),
+        scroll_box(table, "Sample responses and their learned rewards"),
     )
     state: dict[str, Any] = {}
 
