@@ -16,6 +16,12 @@ from rlhf_mini.kl import (
     kl_k3,
     kl_penalized_rewards,
 )
+from rlhf_mini.losses.best_of_n import best_of_n_kl_bound, best_of_n_policy
+from rlhf_mini.losses.group_advantages import GRPO_SCALES, grpo_advantages, rloo_advantages
+from rlhf_mini.losses.grpo import GRPO_LOSS_TYPES, grpo_loss, grpo_loss_grad
+from rlhf_mini.losses.kto import kto_loss, kto_loss_grad
+from rlhf_mini.losses.orpo import orpo_loss, orpo_loss_grad
+from rlhf_mini.losses.simpo import simpo_loss, simpo_loss_grad
 from rlhf_mini.overoptimization import (
     OveroptimizationResult,
     overoptimization_curve,
@@ -62,6 +68,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CONSTITUTION",
     "DPO_LOSS_TYPES",
+    "GRPO_LOSS_TYPES",
+    "GRPO_SCALES",
     "KL_ESTIMATORS",
     "AdaptiveKLController",
     "Comparisons",
@@ -80,6 +88,8 @@ __all__ = [
     "__version__",
     "base_policy",
     "behaviour_rates",
+    "best_of_n_kl_bound",
+    "best_of_n_policy",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
     "critique",
@@ -89,14 +99,21 @@ __all__ = [
     "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
+    "grpo_advantages",
+    "grpo_loss",
+    "grpo_loss_grad",
     "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "kto_loss",
+    "kto_loss_grad",
     "load_world",
     "optimal_kl_policy",
+    "orpo_loss",
+    "orpo_loss_grad",
     "overoptimization_curve",
     "pair_accuracy",
     "ppo_clip_loss",
@@ -105,9 +122,12 @@ __all__ = [
     "proxy_reward_model",
     "revise",
     "reward_model_training",
+    "rloo_advantages",
     "run_pipeline",
     "score_response",
     "sft_policy",
+    "simpo_loss",
+    "simpo_loss_grad",
     "simulate_comparisons",
     "supervised_finetune",
     "train_dpo",

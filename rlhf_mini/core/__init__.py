@@ -1,0 +1,1 @@
+"""The layer under every equation: array namespaces, input checks, numerics."""
