@@ -48,11 +48,19 @@ def _grouped(rewards: Any) -> tuple[Any, Any]:
     return xp, r
 
 
+def _centred(xp: Any, x: Any, axis: Any) -> Any:
+    """x - mean(x) along ``axis``, with the mean taken after shifting by one of the values:
+    a group of equal rewards then centres to exactly 0 (a plain float mean of equal values
+    can be off by an ulp, which the 1e-4 would blow up to an advantage of ~1e-4)."""
+    first = x[:, :1] if axis == 1 else x[:1, :1]
+    shifted = x - first
+    return shifted - xp.mean(shifted, axis=axis, keepdims=True)
+
+
 def _sample_std(xp: Any, x: Any, axis: Any) -> Any:
     """Standard deviation with Bessel's correction: sqrt(sum (x - mean)^2 / (N - 1))."""
     n = x.shape[axis] if axis is not None else math.prod(x.shape)
-    centred = x - xp.mean(x, axis=axis, keepdims=True)
-    return xp.sqrt(xp.sum(centred**2, axis=axis, keepdims=True) / (n - 1))
+    return xp.sqrt(xp.sum(_centred(xp, x, axis) ** 2, axis=axis, keepdims=True) / (n - 1))
 
 
 def grpo_advantages(rewards: Any, scale: str = "group") -> Any:
@@ -81,7 +89,7 @@ def grpo_advantages(rewards: Any, scale: str = "group") -> Any:
     if scale not in GRPO_SCALES:
         raise ValueError(f"scale must be one of {GRPO_SCALES}, got {scale!r}")
     xp, r = _grouped(rewards)
-    centred = r - xp.mean(r, axis=1, keepdims=True)  # (n, G)
+    centred = _centred(xp, r, axis=1)  # (n, G)
     if scale == "none":
         return centred
     std = _sample_std(xp, r, axis=1 if scale == "group" else None)  # (n, 1) or (1, 1)
@@ -107,5 +115,8 @@ def rloo_advantages(rewards: Any) -> Any:
     """
     xp, r = _grouped(rewards)
     k = r.shape[1]
-    baseline = (xp.sum(r, axis=1, keepdims=True) - r) / (k - 1)  # mean of the other k - 1
-    return r - baseline
+    # r_j - (sum_l r_l - r_j) / (k - 1), on rewards shifted by the group's first one (the
+    # shift cancels; a group of equal rewards gives exactly 0)
+    shifted = r - r[:, :1]
+    baseline = (xp.sum(shifted, axis=1, keepdims=True) - shifted) / (k - 1)
+    return shifted - baseline

@@ -27,8 +27,10 @@ device they are the same number. A completion whose mask is all zero counts as a
 
 Numerics: log-ratios are exponentiated with :func:`rlhf_mini.core.numerics.exp_log_ratio`,
 exact wherever ``exp`` fits the dtype (|log-ratio| <= ~709 in float64, ~88 in float32) and
-saturated beyond; masked-out tokens are dropped with ``where`` (never multiplied by 0), so
-an overflow in padding cannot turn the loss into NaN.
+saturated beyond. Padding (mask 0) is neutralised with ``where`` before any arithmetic, so
+whatever it holds cannot overflow or turn the loss into NaN. The loss is never NaN; it is +inf
+(with numpy's overflow warning) only where the true value exceeds the dtype, e.g. a float32
+token at log-ratio 500 with |A| > 1.
 """
 
 from __future__ import annotations
@@ -156,8 +158,11 @@ def _weights(xp: Any, mask: Any, loss_type: str, max_completion_length: int) -> 
 
 def _terms(p: dict[str, Any]) -> tuple[Any, Any, Any]:
     """(per-token loss, d loss_t / d logp_t, mask), before the aggregation weights."""
-    xp, lp, adv = p["xp"], p["logp"], p["advantages"]
-    ratio = exp_log_ratio(xp, lp - p["logp_old"])  # (n, T)
+    xp, lp, adv, m = p["xp"], p["logp"], p["advantages"], p["mask"]
+    zero = xp.zeros_like(lp)
+    # Padding holds anything (often garbage): its log-ratios are set to 0 before any
+    # arithmetic, so it can neither overflow nor turn into NaN; it is weighted 0 later.
+    ratio = exp_log_ratio(xp, xp.where(m > 0, lp - p["logp_old"], zero))  # (n, T)
     unclipped = ratio * adv
     clipped = clip(xp, ratio, 1 - p["low"], 1 + p["high"]) * adv
     loss = -xp.minimum(unclipped, clipped)
@@ -165,11 +170,11 @@ def _terms(p: dict[str, Any]) -> tuple[Any, Any, Any]:
     # constant in logp outside [1 - eps, 1 + eps_high] (inside, the two terms are equal).
     grad = xp.where(unclipped <= clipped, -unclipped, xp.zeros_like(unclipped))
     if p["beta"] != 0:
-        log_r = p["logp_ref"] - lp  # log(pi_ref / pi)
+        log_r = xp.where(m > 0, p["logp_ref"] - lp, zero)  # log(pi_ref / pi)
         expm1 = xp.expm1(saturate_log_ratio(xp, log_r))
         loss = loss + p["beta"] * (expm1 - log_r)  # k3 = (r - 1) - log r
         grad = grad - p["beta"] * expm1  # d k3 / d logp = 1 - r
-    return loss, grad, p["mask"]
+    return loss, grad, m
 
 
 def grpo_loss(

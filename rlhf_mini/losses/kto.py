@@ -83,7 +83,9 @@ def _prepare(values: tuple[Any, ...], beta: float, dw: float, uw: float) -> dict
     for x in list(a.values())[1:]:
         dtype = xp.result_type(dtype, x.dtype)
     a = {name: xp.astype(x, dtype) for name, x in a.items()}
-    kl = clip(xp, xp.mean(a["policy_kl"] - a["ref_kl"]), 0.0, math.inf)  # z0, detached
+    kl = clip(xp, xp.mean(a["policy_kl"] - a["ref_kl"]), 0.0, math.inf)  # z0
+    if hasattr(kl, "detach"):  # torch: no gradient flows through the reference point
+        kl = kl.detach()
     return {
         "xp": xp,
         "chosen_logratios": a["policy_chosen"] - a["ref_chosen"],
