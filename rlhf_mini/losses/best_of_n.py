@@ -71,6 +71,7 @@ def best_of_n_policy(policy_probs: Any, rewards: Any, n: int) -> tuple[Any, Any]
         pi(y | x): one distribution over K responses per row (>= 0, rows sum to 1).
     rewards : array of the same shape
         The reward the selection maximises (ties broken uniformly, see the module docstring).
+        Responses are compared pairwise: memory O(P K^2), meant for small sets (K <~ 2000).
     n : int >= 1
         Number of samples to choose from (n = 1: the policy itself).
 

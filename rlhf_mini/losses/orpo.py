@@ -106,8 +106,9 @@ def orpo_loss_grad(
         dL/dc = -beta exp(log sigmoid(-log_odds) - log(1 - e^c))
         dL/dr =  beta exp(log sigmoid(-log_odds) - log(1 - e^r))
 
-    computed in log space: near c = 0 the factor 1 / (1 - e^c) is huge and sigmoid(-log_odds)
-    tiny, and their product is finite wherever the dtype can hold it.
+    computed in log space (beta included): near c = 0 the factor 1 / (1 - e^c) is huge and
+    sigmoid(-log_odds) tiny, and their product is finite wherever the dtype can hold it (it
+    overflows, with numpy's warning, only where the gradient itself does, e.g. c ~ -1e-309).
 
     Examples
     --------
@@ -116,5 +117,5 @@ def orpo_loss_grad(
     (array([-1.]), array([1.]))
     """
     xp, log_odds, log1m_c, log1m_r, beta = _prepare(chosen_avg_logps, rejected_avg_logps, beta)
-    log_slope = log_sigmoid(xp, -log_odds)
-    return -beta * xp.exp(log_slope - log1m_c), beta * xp.exp(log_slope - log1m_r)
+    log_size = math.log(beta) + log_sigmoid(xp, -log_odds)  # log(beta sigmoid(-log_odds))
+    return -xp.exp(log_size - log1m_c), xp.exp(log_size - log1m_r)
