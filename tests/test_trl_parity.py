@@ -26,19 +26,22 @@ beta * log sigmoid(log_odds) (our loss's negative) and computes it in float32.
 from __future__ import annotations
 
 import os
+
+# Nothing here may reach a hub: set before transformers, datasets or trl are imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
 from collections import defaultdict
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch  # the torch and bridge extras are part of `make test`
+import trl
+from tiny_hf import build_tiny_model
 
-os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-from tiny_hf import build_tiny_model  # sets the offline variables first
-
-torch = pytest.importorskip("torch")  # the torch extra is part of `make test`
-trl = pytest.importorskip("trl")  # the bridge extra is part of `make test`
-
-import rlhf_mini as rm  # noqa: E402
+import rlhf_mini as rm
 
 TOL = 1e-6
 CPU = torch.device("cpu")

@@ -4,17 +4,12 @@
 download, and a word-level tokenizer over the words of the course's toy world, wrapped in
 ``PreTrainedTokenizerFast``: a folder ``from_pretrained`` (and so TRL's trainers, given the
 folder as the model name) load like any checkpoint. Seeded: the same weights every time.
+Tests using it set HF_HUB_OFFLINE=1 and HF_DATASETS_OFFLINE=1 before importing transformers.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-# Nothing in these tests may reach a hub; set before transformers / datasets are imported.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 SPECIAL = ("<pad>", "<eos>", "<unk>")
 
