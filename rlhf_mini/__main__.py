@@ -13,6 +13,8 @@ and exit with status 2.
     rlhf-mini pipeline          the six stages, base model to aligned assistant
     rlhf-mini overoptimization  proxy vs gold reward as the optimisation pressure grows
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision
+    rlhf-mini best-of-n         exact best-of-n on the bandit: KL vs log n - (n-1)/n
+    rlhf-mini export-trl DIR    preference data, prompts, reward and scripts for TRL
 
 This module only parses, calls the library and formats; no algorithm lives here.
 """
@@ -651,6 +653,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt", default=None, help="the request the text answers (judged with it if given)"
     )
     p.set_defaults(run=_cmd_playground)
+    from rlhf_mini import cli_bridge
+
+    cli_bridge.register(sub)
     return parser
 
 
