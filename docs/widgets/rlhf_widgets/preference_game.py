@@ -202,7 +202,7 @@ def build(w: Widget) -> None:
             ("comparisons", "Comparisons"),
             ("accuracy", "Accuracy (predicted the pick before seeing it)"),
             ("loss", "Bradley–Terry loss (mean)"),
-            ("my-picks", "Your picks, all prompts (Download my picks)"),
+            ("my-picks", "Your picks (all prompts)"),
         )
     )
     ranking = h("ol", data_output="ranking", aria_live="polite")
