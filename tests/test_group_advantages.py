@@ -39,6 +39,7 @@ def test_closed_forms():
 
 @SETTINGS
 @given(REWARDS, st.sampled_from(rm.GRPO_SCALES))
+@example(np.full((1, 5), 410.470861), "group")  # equal rewards: torch's mean is an ulp off
 def test_grpo_matches_torch_std_with_bessel_correction(r, scale):
     t = torch.tensor(r)
     centred = t - t.mean(dim=1, keepdim=True)
@@ -50,7 +51,10 @@ def test_grpo_matches_torch_std_with_bessel_correction(r, scale):
         expected = centred
     got = rm.grpo_advantages(t, scale=scale)
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=1e-10)
+    # torch's plain mean is off by a few ulps of |r| (ours centres equal rewards exactly),
+    # and dividing by std + 1e-4 can magnify that by 1e4
+    atol = 1e-10 + 1e4 * 8 * np.finfo(np.float64).eps * float(np.abs(r).max())
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=atol)
     np.testing.assert_allclose(
         rm.grpo_advantages(r, scale=scale), got.numpy(), rtol=1e-12, atol=1e-12
     )
