@@ -12,6 +12,8 @@ For completion i (of n in the batch) and its token t, with the current policy's 
 
 A_it is the completion's advantage (e.g. :func:`grpo_advantages`), the same for all its tokens
 unless given per token. The KL penalty is in the loss, not in the reward as in RLHF-PPO.
+This is the plain k3 of the GRPO paper: TRL's ``GRPOTrainer`` with
+``use_bias_correction_kl=False`` (TRL 1.16 defaults to True, weighting k3 by rho_it).
 ``clip_eps_high > clip_eps`` is DAPO's "clip-higher": more room to raise unlikely tokens.
 
 The loss types differ only in how the masked per-token losses are averaged (m_it = mask):
