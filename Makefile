@@ -22,7 +22,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# TORCH=0 skips torch (the site build does not need it; the Pages workflow uses it).
+# TORCH=0 skips torch (the site build does not need it; the Pages workflow uses it), and so
+# the bridge extra too: TRL needs torch, and a plain torch install is a multi-GB CUDA build.
 TORCH ?= 1
 
 $(INSTALLED): pyproject.toml $(CONSTRAINTS) | $(PY)
@@ -30,7 +31,7 @@ ifeq ($(TORCH),1)
 	$(PY) -m pip install -q -c $(CONSTRAINTS) $(TORCH_PIN)
 	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev,torch]'
 else
-	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[test,docs,plot,progress]'
 endif
 	touch $@
 

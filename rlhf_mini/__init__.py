@@ -38,12 +38,15 @@ from rlhf_mini.experiments.playground import (
     score_response,
 )
 from rlhf_mini.losses.advantages import gae
+from rlhf_mini.losses.best_of_n import best_of_n_kl_bound, best_of_n_policy
 from rlhf_mini.losses.bradley_terry import (
     bradley_terry_loss,
     bradley_terry_loss_grad,
     preference_probability,
 )
 from rlhf_mini.losses.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
+from rlhf_mini.losses.group_advantages import GRPO_SCALES, grpo_advantages, rloo_advantages
+from rlhf_mini.losses.grpo import GRPO_LOSS_TYPES, grpo_loss, grpo_loss_grad
 from rlhf_mini.losses.kl import (
     KL_ESTIMATORS,
     AdaptiveKLController,
@@ -53,8 +56,11 @@ from rlhf_mini.losses.kl import (
     kl_k3,
     kl_penalized_rewards,
 )
+from rlhf_mini.losses.kto import kto_loss, kto_loss_grad
+from rlhf_mini.losses.orpo import orpo_loss, orpo_loss_grad
 from rlhf_mini.losses.ppo_clip import ppo_clip_loss, ppo_clip_loss_grad
 from rlhf_mini.losses.reward_model import mlp_reward_model_loss, reward_model_loss
+from rlhf_mini.losses.simpo import simpo_loss, simpo_loss_grad
 from rlhf_mini.models.bradley_terry import fit_bradley_terry
 from rlhf_mini.models.reward_model import (
     MLPRewardModel,
@@ -81,6 +87,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CONSTITUTION",
     "DPO_LOSS_TYPES",
+    "GRPO_LOSS_TYPES",
+    "GRPO_SCALES",
     "KL_ESTIMATORS",
     "AdaptiveKLController",
     "Comparisons",
@@ -106,6 +114,8 @@ __all__ = [
     "__version__",
     "base_policy",
     "behaviour_rates",
+    "best_of_n_kl_bound",
+    "best_of_n_policy",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
     "compare_dpo_ppo",
@@ -117,15 +127,22 @@ __all__ = [
     "fit_bradley_terry",
     "gae",
     "gold_peak",
+    "grpo_advantages",
+    "grpo_loss",
+    "grpo_loss_grad",
     "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "kto_loss",
+    "kto_loss_grad",
     "load_world",
     "mlp_reward_model_loss",
     "optimal_kl_policy",
+    "orpo_loss",
+    "orpo_loss_grad",
     "overoptimization_curve",
     "pair_accuracy",
     "ppo_clip_loss",
@@ -135,9 +152,12 @@ __all__ = [
     "revise",
     "reward_model_loss",
     "reward_model_training",
+    "rloo_advantages",
     "run_pipeline",
     "score_response",
     "sft_policy",
+    "simpo_loss",
+    "simpo_loss_grad",
     "simulate_comparisons",
     "supervised_finetune",
     "train_dpo",

@@ -113,6 +113,29 @@ def test_preference_game_is_deterministic_and_checks_input():
         PreferenceGame(prompt_index=10_000)
 
 
+def test_preference_game_picks_file_holds_every_own_pick_for_export_trl(tmp_path):
+    from rlhf_mini.bridge.trl_export import read_picks
+
+    game = PreferenceGame(prompt_index=0)
+    expected = []
+    for prompt_index, sides in ((0, "ab"), (3, "bba")):
+        game.prompt_index = prompt_index  # what the prompt selector does
+        game.reset()
+        for side in sides:
+            a, b = game.pair
+            expected.append((prompt_index, *((a, b) if side == "a" else (b, a))))
+            game.pick(side)
+    game.simulate()  # simulated labels are not the reader's picks
+    game.reset()  # nor does a reset of the fit forget them
+    path = tmp_path / "picks.json"
+    path.write_text(game.picks_json())
+    c = read_picks(path)
+    assert (
+        list(zip(c.prompt.tolist(), c.chosen.tolist(), c.rejected.tolist(), strict=True))
+        == expected
+    )
+
+
 # --- reward training -------------------------------------------------------------------
 
 

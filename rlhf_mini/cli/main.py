@@ -13,6 +13,8 @@ and exit with status 2.
     rlhf-mini pipeline          the six stages, base model to aligned assistant
     rlhf-mini overoptimization  proxy vs gold reward as the optimisation pressure grows
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision
+    rlhf-mini best-of-n         exact best-of-n on the bandit: KL vs log n - (n-1)/n
+    rlhf-mini export-trl DIR    preference data, prompts, reward and scripts for TRL
 
 A trainer's flags are built from its config (``--steps``, ``--lr`` ... of
 :class:`rlhf_mini.PPOConfig`), so its defaults live in one place (:mod:`rlhf_mini.cli.options`).
@@ -27,7 +29,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rlhf_mini.cli import commands
+from rlhf_mini.cli import bridge, commands
 from rlhf_mini.cli.output import jsonable, require_matplotlib
 
 PROG = "rlhf-mini"
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
+    bridge.register(sub)
     return parser
 
 

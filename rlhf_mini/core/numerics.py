@@ -8,10 +8,16 @@
 
 The one rule for exponentials of log-ratios (a PPO ratio ``exp(log p_new - log p_old)``, the
 k3 KL estimator ``exp(log r) - 1 - log r``): compute the formula exactly wherever its value is
-representable in the array's dtype, and saturate only where ``exp`` would overflow, at the
-largest finite value of that dtype (log-ratios above about 709.78 in float64, 88.72 in
-float32). No clip at an arbitrary smaller bound: a log-ratio of 500 gives exp(500) ~ 1.4e217
-in float64, as the formula (and TRL, CleanRL) do.
+representable in the array's dtype, and saturate only where ``exp`` would overflow. The cap
+comes from the dtype,
+
+    cap = log(finfo(dtype).max) + log1p(-4 eps)      about 709.78 in float64, 88.72 in float32
+
+rounded *down* to a value the dtype holds, so ``exp(cap)`` is finite even for an ``exp`` that
+is a couple of ulps high (CUDA's float32 ``exp`` may round up) and within a relative 1e-13
+(float64) or 1e-5 (float32) of the dtype's largest number. No clip at an arbitrary smaller
+bound: a log-ratio of 500 gives exp(500) ~ 1.4e217 in float64, as the formula (and TRL,
+CleanRL) do; far below, ``exp`` underflows to 0, the correctly rounded value.
 """
 
 from __future__ import annotations
@@ -25,44 +31,55 @@ import numpy as np
 __all__ = [
     "clip",
     "exp_log_ratio",
+    "log_ratio_cap",
     "log_sigmoid",
     "log_softmax",
-    "max_log",
     "one_hot",
+    "saturate_log_ratio",
     "sigmoid",
 ]
 
 
+def _round_down(value: float, eps: float) -> float:
+    """The largest number <= ``value`` > 0 with the precision of a dtype whose epsilon is
+    ``eps`` (2 ** -(p - 1) for p significant bits), for dtypes numpy may not know
+    (torch's bfloat16)."""
+    bits = round(-math.log2(eps)) + 1
+    mantissa, exponent = math.frexp(value)  # value = mantissa * 2**exponent, 0.5 <= mantissa < 1
+    return math.ldexp(math.floor(math.ldexp(mantissa, bits)), exponent - bits)
+
+
 @functools.cache
-def _max_log(xp: Any, dtype: Any) -> float:
-    # Start from log(max) computed in float64 and step down in the target dtype until exp of it
-    # is finite there: log(max) rounded to float32 (88.72284) rounds *up*, and exp overflows.
-    torch_name = str(dtype).removeprefix("torch.")
-    numpy_dtype = np.dtype(torch_name) if str(dtype).startswith("torch.") else np.dtype(dtype)
-    candidate = np.asarray(math.log(float(xp.finfo(dtype).max)), dtype=numpy_dtype)
-    with np.errstate(over="ignore"):
-        while not bool(xp.isfinite(xp.exp(xp.asarray(float(candidate), dtype=dtype)))):
-            candidate = np.nextafter(candidate, numpy_dtype.type(-np.inf))
-    return float(candidate)
+def _cap(max_value: float, eps: float) -> float:
+    return _round_down(math.log(max_value) + math.log1p(-4 * eps), eps)
 
 
-def max_log(xp: Any, dtype: Any) -> float:
-    """The largest x of ``dtype`` with ``exp(x)`` finite: ~709.78 (float64), ~88.72 (float32).
+def log_ratio_cap(xp: Any, dtype: Any) -> float:
+    """The largest log-ratio :func:`exp_log_ratio` exponentiates as is, for ``dtype``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> round(max_log(np, np.float64), 2), round(max_log(np, np.float32), 2)
-    (709.78, 88.72)
+    >>> round(log_ratio_cap(np, np.float64), 6), round(log_ratio_cap(np, np.float32), 4)
+    (709.782713, 88.7228)
     """
-    return _max_log(xp, dtype)
+    info = xp.finfo(dtype)
+    return _cap(float(info.max), float(info.eps))
+
+
+def saturate_log_ratio(xp: Any, x: Any) -> Any:
+    """``min(x, cap)`` with the cap of ``x``'s dtype (see the module docstring)."""
+    cap = log_ratio_cap(xp, x.dtype)
+    if isinstance(x, np.ndarray):
+        return np.minimum(x, cap)
+    return xp.clip(x, max=cap)
 
 
 def exp_log_ratio(xp: Any, log_ratio: Any, log_scale: Any = None) -> Any:
     """``exp(log_ratio)``, exact where representable, saturated where ``exp`` would overflow.
 
     With ``log_scale`` (an array of ``log |A| >= 0`` for a factor ``A`` the result will be
-    multiplied by, broadcasting), the exponent is capped at ``max_log - log_scale`` instead, so
+    multiplied by, broadcasting), the exponent is capped at ``cap - log_scale`` instead, so
     that ``exp(log_ratio) * |A|`` stays finite too: the product is then exact wherever it is
     representable and saturates at the dtype's largest value otherwise.
 
@@ -72,15 +89,15 @@ def exp_log_ratio(xp: Any, log_ratio: Any, log_scale: Any = None) -> Any:
     >>> float(exp_log_ratio(np, np.array(500.0)))            # exp(500), not exp(50)
     1.4035922178528375e+217
     >>> float(exp_log_ratio(np, np.array(1000.0)))           # exp(1000) overflows: saturated
-    1.7976931348622732e+308
+    1.797693134862...e+308
     >>> float(exp_log_ratio(np, np.array(1000.0, dtype=np.float32)))
     3.4027985...e+38
     """
-    bound = max_log(xp, log_ratio.dtype)
     if log_scale is None:
-        upper = bound
-    else:  # a margin of a few ulps in log space: the rounded product must not pass max
-        upper = bound * (1 - 16 * float(xp.finfo(log_ratio.dtype).eps)) - log_scale
+        return xp.exp(saturate_log_ratio(xp, log_ratio))
+    # a margin of a few ulps in log space: the rounded product must not pass the maximum
+    bound = log_ratio_cap(xp, log_ratio.dtype)
+    upper = bound * (1 - 16 * float(xp.finfo(log_ratio.dtype).eps)) - log_scale
     return xp.exp(xp.minimum(log_ratio, xp.asarray(upper, dtype=log_ratio.dtype)))
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from rlhf_mini.core.arrays import float_input, same_backend
 from rlhf_mini.core.checks import check_positive, check_real_scalar
-from rlhf_mini.core.numerics import max_log
+from rlhf_mini.core.numerics import saturate_log_ratio
 
 __all__ = [
     "KL_ESTIMATORS",
@@ -80,8 +80,8 @@ def kl_k3(logp_policy: Any, logp_ref: Any) -> Any:
 
 def _saturate(xp: Any, log_r: Any) -> Any:
     """log r capped where expm1 would overflow the dtype (the library's one rule for
-    exponentials of log-ratios, :mod:`rlhf_mini.core.numerics`)."""
-    return xp.minimum(log_r, xp.asarray(max_log(xp, log_r.dtype), dtype=log_r.dtype))
+    exponentials of log-ratios, :func:`rlhf_mini.core.numerics.saturate_log_ratio`)."""
+    return saturate_log_ratio(xp, log_r)
 
 
 def kl_estimator_grad(logp_policy: Any, logp_ref: Any, estimator: str = "k3") -> Any:

@@ -8,6 +8,7 @@ come from a pure helper, the test recomputes them in CPython and compares.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -116,6 +117,39 @@ def test_preference_game_survives_100_rapid_clicks(shared_pages, site):
     assert float(_value(widget, "loss")) == pytest.approx(game.loss, rel=1e-9)
     assert float(_value(widget, "accuracy")) == pytest.approx(game.accuracy, abs=1e-12)
     assert widget.locator("[data-error]").is_hidden()
+    page.guard.check()
+
+
+def test_preference_game_downloads_the_readers_picks_for_export_trl(page, server, site, tmp_path):
+    from rlhf_mini.bridge.trl_export import export_trl
+
+    page.goto(server.url(_url(site, "preference-game")))
+    root = ".rlhf-widget[data-widget='preference-game']"
+    page.wait_for_selector(f"{root}[data-ready='true']", timeout=120_000)
+    widget = page.locator(root)
+    button = widget.locator("[data-action='download-picks']")
+    assert button.is_disabled() and _value(widget, "my-picks") == "0"
+    game = PreferenceGame()  # the same picks in CPython
+    for prompt, sides in ((None, "abb"), ("3", "aa")):
+        if prompt is not None:
+            widget.locator("select[data-action='prompt']").select_option(prompt)
+            game.prompt_index = int(prompt)
+            game.reset()
+        for side in sides:
+            widget.locator(f"[data-action='pick-{side}']").click()
+            game.pick(side)
+    widget.locator("[data-action='simulate']").click()  # not the reader's picks
+    assert _value(widget, "my-picks") == "5" and button.is_enabled()
+    with page.expect_download() as info:
+        button.click()
+    download = info.value
+    assert download.suggested_filename == "rlhf_mini_picks.json"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert json.loads(saved.read_text()) == json.loads(game.picks_json())
+    # the file is what the command line turns into TRL preference data
+    out = export_trl(tmp_path / "trl", picks=saved)
+    assert out.n_pairs == 5
     page.guard.check()
 
 

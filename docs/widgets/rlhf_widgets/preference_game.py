@@ -6,10 +6,15 @@ its loss :func:`rlhf_mini.bradley_terry_loss`, and "simulate 50 labellers" is
 :func:`rlhf_mini.simulate_comparisons` on the same prompt. :class:`PreferenceGame` holds
 the state and imports no browser module, so it is tested in CPython
 (tests/test_widget_logic.py).
+
+"Download my picks" saves the reader's own picks (every prompt, simulated labels excluded)
+as the JSON file ``rlhf-mini export-trl OUT_DIR --picks FILE`` turns into TRL preference data
+(:func:`rlhf_mini.bridge.trl_export.picks_document`).
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +26,7 @@ from rlhf_mini import (
     preference_probability,
     simulate_comparisons,
 )
+from rlhf_mini.bridge.trl_export import picks_document
 
 #: Selects follow Material's light/dark colours (the browser default is always light).
 SELECT_STYLE = "color: var(--md-default-fg-color); background: var(--md-default-bg-color);"
@@ -36,6 +42,8 @@ L2 = 0.1
 #: moves the scores far more than 1e-6.
 TIE_TOL = 1e-6
 N_SIMULATED = 50
+#: File name of "Download my picks".
+PICKS_FILE = "rlhf_mini_picks.json"
 
 
 def hit_credit(margin: np.ndarray) -> np.ndarray:
@@ -60,6 +68,9 @@ class PreferenceGame:
             raise ValueError(f"prompt_index must be in [0, {self.world.n_prompts})")
         self.prompt_index = prompt_index
         self.seed = seed
+        #: The reader's own picks on every prompt, (prompt_id, chosen, rejected); kept when
+        #: the prompt changes or the fit is reset, for "Download my picks".
+        self.history: list[tuple[str, int, int]] = []
         self.reset()
 
     @property
@@ -101,6 +112,7 @@ class PreferenceGame:
             raise ValueError(f"side must be 'a' or 'b', got {side!r}")
         a, b = self.pair
         winner, loser = (a, b) if side == "a" else (b, a)
+        self.history.append((self.prompt.id, winner, loser))
         self._add(np.array([winner]), np.array([loser]))
         self.pair = self._draw_pair()
 
@@ -132,6 +144,10 @@ class PreferenceGame:
         order = sorted(range(self.k), key=lambda i: (-self.scores[i], i))
         return [(i, float(self.scores[i])) for i in order]
 
+    def picks_json(self) -> str:
+        """The reader's picks as the JSON file ``rlhf-mini export-trl --picks`` reads."""
+        return json.dumps(picks_document(self.history), indent=1) + "\n"
+
     def p_a(self) -> float:
         """The current model's P(response A preferred to response B)."""
         a, b = self.pair
@@ -139,7 +155,9 @@ class PreferenceGame:
 
 
 def build(w: Widget) -> None:
-    from rlhf_widgets._dom import h, readouts
+    import js
+
+    from rlhf_widgets._dom import h, js_object, readouts
 
     game = PreferenceGame()
     world = game.world
@@ -180,6 +198,14 @@ def build(w: Widget) -> None:
         data_action="simulate",
     )
     reset = h("button", "Reset", type="button", class_="md-button", data_action="reset")
+    download = h(
+        "button",
+        "Download my picks",
+        type="button",
+        class_="md-button",
+        data_action="download-picks",
+        title="Your picks on every prompt, as JSON for: rlhf-mini export-trl OUT_DIR --picks FILE",
+    )
 
     read_outs = readouts(
         (
@@ -187,6 +213,7 @@ def build(w: Widget) -> None:
             ("comparisons", "Comparisons"),
             ("accuracy", "Accuracy (predicted the pick before seeing it)"),
             ("loss", "Bradley–Terry loss (mean)"),
+            ("my-picks", "Your picks (all prompts)"),
         )
     )
     ranking = h("ol", data_output="ranking", aria_live="polite")
@@ -196,7 +223,7 @@ def build(w: Widget) -> None:
         prompt_select,
         prompt_text,
         h("div", card_a, card_b, class_="rlhf-row"),
-        h("div", simulate, reset, class_="rlhf-row"),
+        h("div", simulate, reset, download, class_="rlhf-row"),
         read_outs,
         h("p", "Learned ranking (Bradley–Terry scores, mean zero)", class_="rlhf-label"),
         ranking,
@@ -223,6 +250,8 @@ def build(w: Widget) -> None:
             h("li", f"{score:+.2f}  [{prompt.responses[i].behaviour}]  {prompt.responses[i].text}")
             for i, score in game.ranking()
         ]
+        w.set("my-picks", len(game.history))
+        download.disabled = not game.history
         ranking.replaceChildren(*rows)
         ranking.setAttribute("data-value", ",".join(str(i) for i, _ in game.ranking()))
 
@@ -235,5 +264,19 @@ def build(w: Widget) -> None:
     w.on(pick_b, "click", lambda evt: (game.pick("b"), update()))
     w.on(simulate, "click", lambda evt: (game.simulate(), update()))
     w.on(reset, "click", lambda evt: (game.reset(), update()))
+
+    def save_picks(evt: Any) -> None:
+        # A Blob URL clicked from a temporary link: the browser saves the file, no server.
+        from pyodide.ffi import create_once_callable, to_js
+
+        blob = js.Blob.new(to_js([game.picks_json()]), js_object({"type": "application/json"}))
+        url = js.URL.createObjectURL(blob)
+        link = h("a", href=url, download=PICKS_FILE, hidden=True)
+        js.document.body.appendChild(link)
+        link.click()
+        link.remove()
+        js.setTimeout(create_once_callable(lambda: js.URL.revokeObjectURL(url)), 60_000)
+
     w.on(prompt_select, "change", choose_prompt)
+    w.on(download, "click", save_picks)
     update()

@@ -1,0 +1,1 @@
+"""Bridges from the course to real training engines (``rlhf-mini export-trl``: TRL)."""
