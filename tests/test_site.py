@@ -461,7 +461,7 @@ def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     failures = {}
     try:
         for scheme in ("light", "dark"):
-            context = browser.new_context(color_scheme=scheme)
+            context = browser.new_context(color_scheme=scheme, service_workers="block")
             context.route("**/assets/runtime/**", lambda route: route.abort())
             context.route(
                 re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()

@@ -251,3 +251,40 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
     assert ppo_strong.final()["kl"] < ppo.final()["kl"]
     assert ppo.config["reward_scale"] == "raw"  # the units of DPO's beta
+
+
+def test_preference_game_state_restores_the_same_game():
+    """What the page saves for the next visit replays to the same fit, pair and picks."""
+    game = PreferenceGame(prompt_index=3)
+    for side in "abba":
+        game.pick(side)
+    game.simulate()
+    game.pick("b")
+    other = PreferenceGame(prompt_index=5)  # picks on another prompt stay in the history
+    other.history = [("x", 0, 1)]
+    game.history = other.history + game.history
+    state = game.state()
+    assert state["prompt"] == 3 and state["actions"] == "abbasb"
+    again = PreferenceGame.restore(state)
+    assert again.prompt_index == 3 and again.pair == game.pair
+    assert again.n_comparisons == game.n_comparisons == 4 + 50 + 1
+    np.testing.assert_array_equal(again.scores, game.scores)
+    assert again.hits == game.hits and again.history == game.history
+    assert again.picks_json() == game.picks_json()
+    game.reset()
+    assert PreferenceGame.restore(game.state()).n_comparisons == 0
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        {},
+        {"prompt": 99, "actions": "", "history": []},
+        {"prompt": 0, "actions": "ax"},
+        {"prompt": "0", "actions": "a", "history": [["p", "w"]]},
+    ],
+)
+def test_preference_game_ignores_a_state_it_cannot_use(state):
+    game = PreferenceGame.restore(state)
+    assert game.prompt_index == 0 and game.n_comparisons == 0 and game.history == []

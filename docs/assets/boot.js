@@ -8,8 +8,9 @@
  * interpreter and numpy download while the page renders. When the body is there it puts a
  * loading state and an (empty) error element into each widget, and a Run button under each
  * lesson code block. Python (rlhf_widgets.start) mounts the widgets and calls
- * rlhfRuntime.ready(run); if anything fails first, rlhfRuntime.fail(message) shows the
- * message in every widget's data-error element and next to the Run buttons.
+ * rlhfRuntime.ready(run, check); if anything fails first, rlhfRuntime.fail(message) shows
+ * the message in every widget's data-error element and next to the Run buttons.
+ * rlhfRuntime.check(exerciseId, source) runs an exercise's hidden tests (exercises.js).
  */
 (function () {
   "use strict";
@@ -19,6 +20,7 @@
   var state = "loading";
   var failure = "";
   var runner = null;
+  var checker = null;
   var marks = {};
   var runtime = {
     // performance.now() (ms since navigation start) at each step, for bench/browser.py
@@ -29,6 +31,7 @@
     ready: ready,
     fail: fail,
     run: function (source) { return runner ? JSON.parse(runner(source)) : null; },
+    check: function (id, source) { return checker ? JSON.parse(checker(id, source)) : null; },
   };
   window.rlhfRuntime = runtime;
 
@@ -179,10 +182,11 @@
   }
 
   // --- state changes -----------------------------------------------------------------------
-  function ready(run) {
+  function ready(run, check) {
     if (state !== "loading") return;
     state = "ready";
     runner = run;
+    checker = check || null;
     runtime.mark("ready");
     clearTimeout(timer);
     blocks.forEach(syncBlock);
@@ -206,7 +210,8 @@
     document.querySelectorAll(".rlhf-widget").forEach(prepareWidget);
     if (spec.runnable) {
       document.querySelectorAll(".md-content .language-python.highlight").forEach(function (b) {
-        if (!b.closest(".rlhf-widget")) prepareBlock(b);
+        // not in a widget, nor an exercise's hint or solution (only its starter is edited)
+        if (!b.closest(".rlhf-widget, .rlhf-exercise details")) prepareBlock(b);
       });
     }
   }

@@ -83,15 +83,32 @@ class Guard:
 @pytest.fixture(scope="session")
 def context(browser):
     """One browser context for the session: pages share the HTTP and compiled-wasm caches,
-    so only the first page pays for a cold start (bench/browser.py measures cold starts)."""
-    ctx = browser.new_context()
+    so only the first page pays for a cold start (bench/browser.py measures cold starts).
+    No service worker: the guard's routing must see every request (Playwright bypasses a
+    worker for routed pages anyway); tests/browser/test_learner.py tests the worker in
+    contexts of its own."""
+    ctx = browser.new_context(service_workers="block")
     yield ctx
     ctx.close()
+
+
+#: Runs before the page's scripts on each navigation: the first page load of a tab erases
+#: what the site saved in this browser (progress.js), so each test page starts as a first
+#: visit whatever earlier tests saved; reloads in the same tab keep it.
+FRESH_PROGRESS_JS = """(() => {
+  try {
+    if (sessionStorage.getItem("rlhf-test-fresh")) return;
+    sessionStorage.setItem("rlhf-test-fresh", "1");
+    for (const key of Object.keys(localStorage))
+      if (key.startsWith("rlhf-mini:")) localStorage.removeItem(key);
+  } catch (e) {}  // about:blank has no storage
+})();"""
 
 
 def open_page(context, server):
     pg = context.new_page()
     pg.set_default_timeout(90_000)
+    pg.add_init_script(FRESH_PROGRESS_JS)
     pg.guard = Guard(pg, server.origin)
     return pg
 

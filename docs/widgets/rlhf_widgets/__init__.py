@@ -26,7 +26,8 @@ REGISTRY: dict[str, str] = {
 
 
 def start() -> None:
-    """Mount every widget on the page, then hand the code runner to the page's JS."""
+    """Mount every widget on the page, then hand the code runner and the exercises' checker
+    to the page's JS."""
     import js
     from pyodide.ffi import create_proxy
 
@@ -46,4 +47,12 @@ def start() -> None:
         js.rlhfRuntime.mark(f"mounted {name}")
 
     namespace = runner.new_namespace()
-    js.rlhfRuntime.ready(create_proxy(lambda source: runner.run_json(source, namespace)))
+
+    def check(exercise_id: str, source: str) -> str:
+        from rlhf_widgets import exercises  # on the first Check: no cost for pages without
+
+        return exercises.check_json(exercise_id, source)
+
+    js.rlhfRuntime.ready(
+        create_proxy(lambda source: runner.run_json(source, namespace)), create_proxy(check)
+    )

@@ -6,6 +6,7 @@ text a reader types (or any string from the library) can never become markup.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -113,6 +114,48 @@ class Widget:
         if el is None:
             raise KeyError(f"widget {self.name} has no data-output={name!r}")
         return el
+
+    # --- what the reader set, kept for the next visit (docs/assets/progress.js) -----------
+
+    def saved(self) -> dict[str, Any]:
+        """What this widget saved on an earlier visit (key ``widget:NAME``), or ``{}``."""
+        store = getattr(js, "rlhfProgress", None)
+        text = store.getItem(f"widget:{self.name}") if store else None
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def save(self, **values: Any) -> None:
+        """Keep ``values`` (JSON-able) for the next visit, merged into what is saved."""
+        store = getattr(js, "rlhfProgress", None)
+        if store:
+            store.setItem(f"widget:{self.name}", json.dumps({**self.saved(), **values}))
+
+    def persist(self, control: Any, key: str | None = None) -> None:
+        """Give ``control`` (a select, input or textarea) the value saved on an earlier visit,
+        and save its value whenever the reader changes it. Call it in ``build`` before the
+        first computation reads the control. A saved value the control no longer offers (an
+        option removed since) is ignored."""
+        key = key or control.getAttribute("data-action")
+        checkbox = control.getAttribute("type") == "checkbox"
+        saved = self.saved().get(key)
+        if saved is not None:
+            if checkbox:
+                control.checked = bool(saved)
+            else:
+                default = control.value
+                control.value = str(saved)
+                if control.value != str(saved):  # not one of a select's options
+                    control.value = default
+
+        def remember(evt: Any) -> None:
+            self.save(**{key: bool(control.checked) if checkbox else str(control.value)})
+
+        self.on(control, "change", remember)
+        if not checkbox:
+            self.on(control, "input", remember)
 
     def set(self, name: str, value: Any, text: str | None = None) -> None:
         """Set a read-out: its text (``text`` or ``str(value)``) and exact ``data-value``."""

@@ -43,6 +43,7 @@ def build(w: Widget) -> None:
         aria_label="beta",
     )
     slider.value = str(BETAS.index(DEFAULT_BETA))
+    w.persist(slider)  # the reader's beta of an earlier visit
     beta_out = h("output", "", data_output="beta")
     chart = Chart("DPO training", "step", "loss / accuracy", y2_label="reward margin", name="dpo")
     rows = {}

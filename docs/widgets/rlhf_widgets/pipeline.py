@@ -103,7 +103,8 @@ def build(w: Widget) -> None:
     from rlhf_widgets._dom import h
 
     views = [stage_view(s) for s in run_pipeline().stages]  # computed once
-    state = {"step": 0}
+    step = w.saved().get("step", 0)  # where the reader was on an earlier visit
+    state = {"step": min(max(step, 0), len(views) - 1) if isinstance(step, int) else 0}
     prev = h("button", "Previous", type="button", class_="md-button", data_action="prev")
     nxt = h("button", "Next", type="button", class_="md-button", data_action="next")
     counter = h("span", "", data_output="step", role="status", aria_live="polite")
@@ -148,6 +149,7 @@ def build(w: Widget) -> None:
 
     def move(delta: int) -> None:
         state["step"] = min(max(state["step"] + delta, 0), len(views) - 1)
+        w.save(step=state["step"])
         show()
 
     w.on(prev, "click", lambda evt: move(-1))

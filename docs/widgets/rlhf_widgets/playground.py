@@ -87,6 +87,7 @@ def build(w: Widget) -> None:
 
     def show_example(request: str, response: str) -> None:
         prompt.value, text.value = request, response
+        w.save(prompt=request, text=response)
         update()
 
     for label, action, request, response in EXAMPLES:
@@ -107,6 +108,8 @@ def build(w: Widget) -> None:
         checks[p.name] = box
         boxes.appendChild(h("label", box, f" {p.name}: {p.statement}"))
         w.on(box, "change", lambda evt: update())
+    for control in (prompt, text, *checks.values()):
+        w.persist(control)  # what the reader typed and chose on an earlier visit
 
     revised = h("p", "", class_="rlhf-revised", data_output="revised")
     revised_scores = h("p", "", data_output="revised-scores")

@@ -123,6 +123,8 @@ def build(w: Widget) -> None:
         box = h("input", type="checkbox", checked=True, data_action=f"beta-{beta:g}")
         boxes[beta] = box
         choose.appendChild(h("label", box, f" {beta:g}", style="margin-right: 1rem;"))
+    for control in (pick_rm, *boxes.values()):
+        w.persist(control)  # the reader's settings of an earlier visit
     run = h(
         "button",
         "Run PPO",

@@ -44,6 +44,8 @@ TIE_TOL = 1e-6
 N_SIMULATED = 50
 #: File name of "Download my picks".
 PICKS_FILE = "rlhf_mini_picks.json"
+#: At most this many actions are replayed from a saved game (each one refits the model).
+MAX_SAVED_ACTIONS = 300
 
 
 def hit_credit(margin: np.ndarray) -> np.ndarray:
@@ -82,6 +84,10 @@ class PreferenceGame:
         return self.world.n_candidates
 
     def reset(self) -> None:
+        #: What happened since the last reset, in order: "a", "b" (the reader's picks) and
+        #: "s" (a simulated batch). With ``prompt_index`` and ``history`` it is the whole
+        #: state: replaying it gives the same fit (everything else is seeded).
+        self.actions: list[str] = []
         self.winners: list[int] = []
         self.losers: list[int] = []
         self.hits = 0.0
@@ -113,6 +119,7 @@ class PreferenceGame:
         a, b = self.pair
         winner, loser = (a, b) if side == "a" else (b, a)
         self.history.append((self.prompt.id, winner, loser))
+        self.actions.append(side)
         self._add(np.array([winner]), np.array([loser]))
         self.pair = self._draw_pair()
 
@@ -125,6 +132,7 @@ class PreferenceGame:
             world=self.world,
         )
         self.n_simulations += 1
+        self.actions.append("s")
         self._add(c.chosen, c.rejected)
 
     @property
@@ -144,6 +152,31 @@ class PreferenceGame:
         order = sorted(range(self.k), key=lambda i: (-self.scores[i], i))
         return [(i, float(self.scores[i])) for i in order]
 
+    def state(self) -> dict[str, Any]:
+        """The game as JSON-able data, for the next visit (:meth:`restore`)."""
+        return {
+            "prompt": self.prompt_index,
+            "actions": "".join(self.actions[-MAX_SAVED_ACTIONS:]),
+            "history": [list(h) for h in self.history],
+        }
+
+    @classmethod
+    def restore(cls, state: Any, world: Any = None) -> PreferenceGame:
+        """The game :meth:`state` described, replayed; a new game if ``state`` is not one
+        (nothing saved, or saved by another version of this page)."""
+        try:
+            game = cls(int(state["prompt"]), world=world)
+            actions = str(state["actions"])[-MAX_SAVED_ACTIONS:]
+            history = [(str(p), int(w), int(l)) for p, w, l in state["history"]]
+            if set(actions) - {"a", "b", "s"}:
+                raise ValueError(f"unknown actions in {actions!r}")
+            for action in actions:
+                game.simulate() if action == "s" else game.pick(action)
+        except (KeyError, TypeError, ValueError):
+            return cls(world=world)
+        game.history = history
+        return game
+
     def picks_json(self) -> str:
         """The reader's picks as the JSON file ``rlhf-mini export-trl --picks`` reads."""
         return json.dumps(picks_document(self.history), indent=1) + "\n"
@@ -159,7 +192,7 @@ def build(w: Widget) -> None:
 
     from rlhf_widgets._dom import h, js_object, readouts
 
-    game = PreferenceGame()
+    game = PreferenceGame.restore(w.saved().get("game"))  # the reader's game, if any
     world = game.world
 
     prompt_select = h(
@@ -167,6 +200,7 @@ def build(w: Widget) -> None:
     )
     for i, p in enumerate(world.prompts):
         prompt_select.appendChild(h("option", p.text, value=str(i)))
+    prompt_select.value = str(game.prompt_index)
     prompt_text = h("p", "", class_="rlhf-prompt", data_output="prompt")
 
     def card(side: str) -> tuple[Any, Any]:
@@ -254,6 +288,7 @@ def build(w: Widget) -> None:
         download.disabled = not game.history
         ranking.replaceChildren(*rows)
         ranking.setAttribute("data-value", ",".join(str(i) for i, _ in game.ranking()))
+        w.save(game=game.state())
 
     def choose_prompt(evt: Any) -> None:
         game.prompt_index = int(prompt_select.value)

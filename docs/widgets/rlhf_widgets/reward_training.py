@@ -85,7 +85,9 @@ def build(w: Widget) -> None:
     for label, _ in MODELS:
         model.appendChild(h("option", f"{label} reward model", value=label))
     model.value = DEFAULTS["model"]
-    seed = {"value": DEFAULTS["seed"]}
+    for control in (size, noise, model):
+        w.persist(control)  # the reader's settings of an earlier visit
+    seed = {"value": int(w.saved().get("seed", DEFAULTS["seed"]))}
     run = h("button", "Train", type="button", class_="md-button", data_action="train")
     resample = h(
         "button",
@@ -233,6 +235,7 @@ def build(w: Widget) -> None:
 
     def next_seed(evt: Any) -> None:
         seed["value"] += 1
+        w.save(seed=seed["value"])
         fit()
 
     w.on(run, "click", lambda evt: fit())
