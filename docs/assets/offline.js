@@ -17,13 +17,15 @@
     : new URL("./", location.href).href;
   var supported = "serviceWorker" in navigator && window.isSecureContext;
 
+  // Registered once per page; a refusal (storage off, blocked) leaves the site online-only.
+  // Never an unhandled rejection: boot.js would take one for a failing Python runtime.
   var registered = null;
   function register() {
     if (!registered) {
       registered = navigator.serviceWorker.register(root + "sw.js", { scope: root })
         .catch(function (err) {
           console.warn("The offline copy is unavailable: " + err);
-          throw err;
+          return null;
         });
     }
     return registered;

@@ -19,9 +19,9 @@
  * site (no other cache of the origin). Anything fetched is checked against its hash before it
  * is kept: a deploy landing in the middle of a download is never cached under the old name.
  *
- * Serving: pages network first (with navigation preload; the cached copy when the network
- * fails or takes longer than NETWORK_TIMEOUT_MS), so a reader online always gets the newest
- * pages; every other file of the manifest from the cache first (its URL and content belong to
+ * Serving: pages network first, revalidated (a conditional request: the server answers 304
+ * when nothing changed), so a reader online always gets the newest pages, and the cached copy
+ * when the network fails or takes longer than NETWORK_TIMEOUT_MS; every other file of the manifest from the cache first (its URL and content belong to
  * this build), else from the network, kept for next time. Requests outside the manifest go
  * to the network untouched.
  */
@@ -155,9 +155,6 @@ self.addEventListener("activate", function (event) {
         return n.indexOf(PREFIX) === 0 && n !== CACHE;
       }).map(function (n) { return caches.delete(n); }));
     }).then(function () {
-      if (self.registration.navigationPreload) return self.registration.navigationPreload.enable();
-      return null;
-    }).then(function () {
       return self.clients.claim();
     })
   );
@@ -177,11 +174,10 @@ function offlinePage() {
 function navigate(event) {
   var url = event.request.url.split("#")[0].split("?")[0];
   var f = byUrl[url] || byUrl[url + "/"] || byUrl[url.replace(/index\.html$/, "")];
-  var network = Promise.resolve(event.preloadResponse).then(function (preloaded) {
-    return preloaded || fetch(event.request);
-  });
-  var fromNetwork = network.then(function (response) {
-    if (f && response.ok) {
+  // no-cache: never an old page from the HTTP cache (a heuristic freshness can last minutes)
+  var request = fetch(url, { cache: "no-cache", credentials: "same-origin" });
+  var fromNetwork = request.then(function (response) {
+    if (f && response.ok) { // a page opened: kept for offline use (if it is this build's)
       event.waitUntil(caches.open(CACHE).then(function (cache) {
         return cache.match(keyOf(f)).then(function (hit) {
           return hit ? null : keep(cache, f, response.clone()).catch(function () { return null; });
