@@ -7,7 +7,9 @@ wasm cache: a reader's first visit). Reports, median of ``--runs`` (default 5):
 - ready (cold): navigation start -> the first widget's ``data-ready="true"``, per widget
   page measured (in-page ``performance.now()``, whose origin is the navigation start);
 - ready (next lesson): the same for the preference-game page opened after the playground
-  page in the same browser, as a reader going from lesson to lesson;
+  page in the same browser, as a reader going from lesson to lesson: without the course's
+  service worker (the browser's HTTP cache only), and with it (once it keeps the runtime,
+  docs/assets/sw.js: what a warm visit gets), alternating in one run, with their ratio;
 - click -> read-out updated, p95 over ``--clicks`` clicks on the playground's example
   buttons, timed in the page around the synchronous ``click()`` (the handler runs Python
   and updates the read-outs before ``click()`` returns);
@@ -65,16 +67,26 @@ def cold_ready(pw, server: Server, url: str) -> float:
         browser.close()
 
 
-def next_lesson_ready(pw, server: Server, first: str, then: str) -> float:
+RUNTIME_KEPT = """async () => {
+  const s = await rlhfOffline.status();
+  return ["core", "runtime"].every(g => s.groups[g].cached === s.groups[g].total);
+}"""
+
+
+def next_lesson_ready(pw, server: Server, first: str, then: str, worker: bool) -> float:
     """A reader's next lesson: ``then`` loaded after ``first`` in the same browser (the
-    runtime's files now in the HTTP cache and V8's compiled-code cache)."""
+    runtime's files now in the HTTP cache and V8's compiled-code cache; with ``worker``,
+    in the service worker's cache too, as on any visit after the first)."""
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
-        page = browser.new_context().new_page()
+        context = browser.new_context(service_workers="allow" if worker else "block")
+        page = context.new_page()
         page.add_init_script(READY_PROBE)
         for url in (first, then):
             page.goto(server.url(url))
             page.wait_for_function("() => window.__rlhfReadyAt !== undefined", timeout=120_000)
+            while worker and url == first and not page.evaluate(RUNTIME_KEPT):
+                page.wait_for_timeout(200)
         return page.evaluate("() => window.__rlhfReadyAt") / 1000
     finally:
         browser.close()
@@ -154,12 +166,19 @@ def main() -> None:
                     )
                 first = pages_with(site, 'data-widget="playground"')[0]
                 then = pages_with(site, 'data-widget="preference-game"')[0]
-                times = [next_lesson_ready(pw, server, first, then) for _ in range(args.runs)]
-                print(
-                    f"next lesson (same browser), navigation -> first widget ready: {then} "
-                    f"median {statistics.median(times):.2f} s (min {min(times):.2f}, "
-                    f"max {max(times):.2f})"
-                )
+                times: dict[bool, list[float]] = {False: [], True: []}
+                for _ in range(args.runs):  # alternating: both see the same load
+                    for worker in (False, True):
+                        times[worker].append(next_lesson_ready(pw, server, first, then, worker))
+                print(f"next lesson (same browser), navigation -> first widget ready: {then}")
+                for worker, label in ((False, "HTTP cache only"), (True, "service worker")):
+                    t = times[worker]
+                    print(
+                        f"  {label:16s} median {statistics.median(t):.2f} s (min {min(t):.2f}, "
+                        f"max {max(t):.2f})   target <= 1.0 s with the worker"
+                    )
+                ratio = statistics.median(times[True]) / statistics.median(times[False])
+                print(f"  service worker / HTTP cache only: {ratio:.2f}")
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_context().new_page()
                 page.goto(server.url(pages_with(site, 'data-widget="playground"')[0]))

@@ -34,8 +34,10 @@
   /** Send ``msg`` to the active worker; ``onMessage`` sees each reply until it returns true. */
   function ask(msg, onMessage) {
     if (!supported) return Promise.reject(new Error("no service worker in this browser"));
-    register();
-    return navigator.serviceWorker.ready.then(function (registration) {
+    return register().then(function (registration) {
+      if (!registration) throw new Error("the service worker could not be registered");
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
       return new Promise(function (resolve) {
         var channel = new MessageChannel();
         channel.port1.onmessage = function (event) {
@@ -144,8 +146,10 @@
         button.disabled = false;
       });
     });
-    refresh().catch(function () {
-      status.textContent = "The offline copy is not ready yet.";
+    refresh().catch(function (err) {
+      status.textContent = "This browser does not keep an offline copy of the course (" +
+        err.message + ").";
+      button.disabled = true;
     });
   }
 

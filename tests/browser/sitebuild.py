@@ -75,14 +75,23 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Threads(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A browser closed mid-download (a page left, a benchmark's browser closed while the
+        # service worker still fetched): not an error of the server.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Server:
     """A static file server for ``site`` on 127.0.0.1 and a free port, in a thread."""
 
     def __init__(self, site: Path):
         handler = functools.partial(_Quiet, directory=str(site))
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Threads(("127.0.0.1", 0), handler)
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -24,14 +24,13 @@ import functools
 import importlib.util
 import json
 import shutil
-import socketserver
 import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sitebuild import AXE, ROOT, _Quiet
+from sitebuild import AXE, ROOT, _Quiet, _Threads
 
 sys.path.insert(0, str(ROOT / "docs" / "widgets"))
 from rlhf_widgets.exercises import EXERCISES
@@ -374,9 +373,7 @@ class SwitchableServer:
 
     def online(self) -> None:
         handler = functools.partial(_Quiet, directory=str(self.site))
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Threads(("127.0.0.1", self.port), handler)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
