@@ -70,14 +70,23 @@
   window.rlhfOffline = api;
 
   if (supported) {
-    if (document.readyState === "complete") register();
-    else window.addEventListener("load", register);
+    // The worker's first install downloads the lessons (a few MB): not while this page still
+    // loads. A page with Python waits for it to be ready (or to fail), any other for "load".
+    var python = document.getElementById("rlhf-runtime") !== null;
+    var state = function () { return window.rlhfRuntime ? window.rlhfRuntime.state() : "loading"; };
+    if (python && state() === "loading") {
+      document.addEventListener("rlhf:failed", function () { register(); });
+    } else if (!python && document.readyState !== "complete") {
+      window.addEventListener("load", function () { register(); });
+    } else {
+      register();
+    }
     // A page that started Python: keep the runtime it just loaded (from the HTTP cache, or
     // the worker's own fetches), so that the next lesson opens offline too.
     var keepRuntime = function () {
       api.cache(["runtime"]).catch(function () { /* stays online-only */ });
     };
-    if (window.rlhfRuntime && window.rlhfRuntime.state() === "ready") keepRuntime();
+    if (state() === "ready") keepRuntime();
     else document.addEventListener("rlhf:ready", keepRuntime);
   }
 

@@ -42,6 +42,13 @@ MANIFEST.files.forEach(function (f) {
   byUrl[f.abs] = f;
 });
 
+// This build's cache, opened once per worker start (not once per request).
+var opened = null;
+function openCache() {
+  if (!opened) opened = caches.open(CACHE);
+  return opened;
+}
+
 function keyOf(f) {
   return f.abs + (f.abs.indexOf("?") < 0 ? "?" : "&") + "rlhf-sha=" + f.hash;
 }
@@ -77,7 +84,7 @@ function fill(files, onProgress, strict) {
   var totalBytes = files.reduce(function (s, f) { return s + f.size; }, 0);
   var report = { done: 0, total: total, bytes: 0, totalBytes: totalBytes, failed: [] };
   var queue = files.slice();
-  return caches.open(CACHE).then(function (cache) {
+  return openCache().then(function (cache) {
     function one(f) {
       return cache.match(keyOf(f)).then(function (hit) {
         if (hit) return null;
@@ -106,7 +113,7 @@ function fill(files, onProgress, strict) {
 }
 
 function status() {
-  return caches.open(CACHE).then(function (cache) {
+  return openCache().then(function (cache) {
     var groups = {};
     return Promise.all(MANIFEST.files.map(function (f) {
       var g = groups[f.group] || (groups[f.group] = { cached: 0, total: 0, bytes: 0, totalBytes: 0 });
@@ -133,7 +140,7 @@ self.addEventListener("install", function (event) {
 /** Copy into this build's cache every file an older cache of this site holds with the same
  * content: a new deploy downloads only what changed. */
 function carryOver() {
-  return Promise.all([caches.open(CACHE), caches.keys()]).then(function (both) {
+  return Promise.all([openCache(), caches.keys()]).then(function (both) {
     var cache = both[0];
     var older = both[1].filter(function (n) { return n.indexOf(PREFIX) === 0 && n !== CACHE; });
     return Promise.all(older.map(function (name) {
@@ -161,7 +168,7 @@ self.addEventListener("activate", function (event) {
 });
 
 function cached(f) {
-  return caches.open(CACHE).then(function (cache) { return cache.match(keyOf(f)); });
+  return openCache().then(function (cache) { return cache.match(keyOf(f)); });
 }
 
 function offlinePage() {
@@ -178,7 +185,7 @@ function navigate(event) {
   var request = fetch(url, { cache: "no-cache", credentials: "same-origin" });
   var fromNetwork = request.then(function (response) {
     if (f && response.ok) { // a page opened: kept for offline use (if it is this build's)
-      event.waitUntil(caches.open(CACHE).then(function (cache) {
+      event.waitUntil(openCache().then(function (cache) {
         return cache.match(keyOf(f)).then(function (hit) {
           return hit ? null : keep(cache, f, response.clone()).catch(function () { return null; });
         });
@@ -200,7 +207,7 @@ function navigate(event) {
 }
 
 function fromCacheFirst(event, f) {
-  return caches.open(CACHE).then(function (cache) {
+  return openCache().then(function (cache) {
     return cache.match(keyOf(f)).then(function (hit) {
       if (hit) return hit;
       return fetch(event.request).then(function (response) {
