@@ -22,7 +22,11 @@
   var registered = null;
   function register() {
     if (!registered) {
-      registered = navigator.serviceWorker.register(root + "sw.js", { scope: root })
+      // A page the worker already controls needs no new registration (the browser checks
+      // sw.js for a new build on every navigation anyway).
+      var controlled = navigator.serviceWorker.controller !== null;
+      registered = (controlled ? navigator.serviceWorker.getRegistration(root)
+                                : navigator.serviceWorker.register(root + "sw.js", { scope: root }))
         .catch(function (err) {
           console.warn("The offline copy is unavailable: " + err);
           return null;

@@ -34,6 +34,7 @@ var SCOPE = self.registration.scope;
 var PREFIX = "rlhf-mini:" + new URL(SCOPE).pathname + ":";
 var CACHE = PREFIX + MANIFEST.build;
 var NETWORK_TIMEOUT_MS = 4000;
+var FETCH_TIMEOUT_MS = 120000;
 var PARALLEL = 4;
 
 var byUrl = {};
@@ -88,10 +89,14 @@ function fill(files, onProgress, strict) {
     function one(f) {
       return cache.match(keyOf(f)).then(function (hit) {
         if (hit) return null;
-        return fetch(f.abs, { cache: "no-cache" }).then(function (response) {
+        // A server that accepts and never answers must not keep this worker busy for ever
+        // (a busy worker holds back the next build's).
+        var abort = new AbortController();
+        var timer = setTimeout(function () { abort.abort(); }, FETCH_TIMEOUT_MS);
+        return fetch(f.abs, { cache: "no-cache", signal: abort.signal }).then(function (response) {
           if (!response.ok) throw new Error(f.url + ": HTTP " + response.status);
           return keep(cache, f, response);
-        });
+        }).finally(function () { clearTimeout(timer); });
       }).then(function () {
         report.done += 1;
         report.bytes += f.size;

@@ -14,8 +14,9 @@
   a new build is served on the next reload and replaces the old cache; "Make the whole course
   available offline" fetches the rest with a progress bar. These run in a browser context of
   their own that allows the service worker, on a copy of the site served by a server that can
-  go away (Playwright's routing bypasses service workers, so "offline" is a server that is
-  not there, plus the context's offline mode).
+  go away: "offline" is a server that is not there (every request, the page's and the
+  worker's, fails). Playwright's routing would not do: a routed page bypasses its service
+  worker, and its offline mode does not reliably reach the worker again once lifted.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ def test_progress_survives_a_reload_and_reset_erases_it(page, server):
         game.locator(f"[data-action='pick-{side}']").click()
     ranking = game.locator("[data-output='ranking']").get_attribute("data-value")
     loss = game.locator("[data-output='loss']").get_attribute("data-value")
-    page.wait_for_timeout(500)  # the exercise's code is saved 0.4 s after the last edit
+    saved = "() => (rlhfProgress.get('exercise:bt-probability') || {}).code"
+    page.wait_for_function(saved)  # the code is saved 0.4 s after the last edit (or a check)
 
     page.reload()
     page.wait_for_function(READY, timeout=120_000)
@@ -274,7 +276,7 @@ def test_reset_to_the_original_code_and_a_changed_lesson(page, server):
     starter = code.inner_text()
     highlighted = code.evaluate("c => c.querySelectorAll('span').length")
     code.fill("my own attempt = 1")
-    page.wait_for_timeout(500)
+    page.wait_for_function("() => (rlhfProgress.get('exercise:bt-grad') || {}).code")  # 0.4 s on
     saved = page.evaluate("() => rlhfProgress.get('exercise:bt-grad')")
     assert saved["code"].strip() == "my own attempt = 1"
     assert saved["base"] == ex.get_attribute("data-starter-hash")
@@ -435,7 +437,6 @@ def test_after_one_lesson_another_opens_offline_and_its_widget_works(sw_context,
     status = _wait_offline_ready(page)
     assert status["groups"]["rest"]["cached"] == 0  # only what the reader needed
     offline_site.offline()
-    sw_context.set_offline(True)
     try:
         page.goto(offline_site.url(LESSON))
         assert page.evaluate("() => navigator.serviceWorker.controller !== null")
@@ -450,7 +451,6 @@ def test_after_one_lesson_another_opens_offline_and_its_widget_works(sw_context,
         page.goto(offline_site.url("notebooks/dpo-vs-ppo/"))  # never opened, not kept
         assert "You are offline" in page.locator("body").inner_text()
     finally:
-        sw_context.set_offline(False)
         offline_site.online()
     page.close()
 
@@ -475,14 +475,12 @@ def test_a_new_build_is_served_on_reload_and_replaces_the_old_cache(sw_context, 
         assert time.monotonic() < deadline, f"the old cache stays: {names}"  # deleted on activate
         page.wait_for_timeout(250)
     offline_site.offline()
-    sw_context.set_offline(True)
     try:
         page.goto(offline_site.url("lessons/03-reward-model/"))
         assert page.locator("#new-build").count() == 1  # the new page, from the new cache
         widget = page.locator(".rlhf-widget[data-widget='reward-training'][data-ready='true']")
         widget.wait_for(timeout=120_000)
     finally:
-        sw_context.set_offline(False)
         offline_site.online()
     assert errors == [], errors
     page.close()
@@ -512,12 +510,10 @@ def test_make_the_whole_course_available_offline(sw_context, offline_site):
     seen = page.evaluate("() => window.__progress")
     assert seen and seen == sorted(seen) and seen[-1] == 1
     offline_site.offline()
-    sw_context.set_offline(True)
     try:
         page.goto(offline_site.url("notebooks/dpo-vs-ppo/"))
         assert page.locator(".jupyter-wrapper").count() == 1
     finally:
-        sw_context.set_offline(False)
         offline_site.online()
     assert errors == [], errors
     page.close()
