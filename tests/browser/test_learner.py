@@ -274,6 +274,31 @@ def test_progress_survives_a_reload_and_reset_erases_it(page, server):
     page.guard.check()
 
 
+def test_widget_settings_survive_a_reload(page, server):
+    """What the reader typed and ticked in the playground comes back, and the read-outs are
+    those of the restored text (the widget computes from its restored controls)."""
+    page.goto(server.url("lessons/07-playground/"))
+    sel = ".rlhf-widget[data-widget='playground'][data-ready='true']"
+    widget = page.locator(sel)
+    widget.wait_for()
+    text = "Canberra. Great question! Needless to say, Canberra. Canberra."
+    widget.locator("textarea").fill(text)
+    widget.locator("[data-action='prompt']").fill("")
+    widget.locator("[data-action='principle-concise']").uncheck()
+    revised = widget.locator("[data-output='revised']").text_content()
+    gap = widget.locator("[data-output='gap']").get_attribute("data-value")
+    page.reload()
+    widget = page.locator(sel)
+    widget.wait_for()
+    assert widget.locator("textarea").input_value() == text
+    assert widget.locator("[data-action='prompt']").input_value() == ""
+    assert not widget.locator("[data-action='principle-concise']").is_checked()
+    assert widget.locator("[data-action='principle-honest']").is_checked()
+    assert widget.locator("[data-output='gap']").get_attribute("data-value") == gap
+    assert widget.locator("[data-output='revised']").text_content() == revised
+    page.guard.check()
+
+
 def test_reset_to_the_original_code_and_a_changed_lesson(page, server):
     page.goto(server.url(LESSON))
     ex = _exercise(page, "bt-grad")
