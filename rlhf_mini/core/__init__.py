@@ -1,0 +1,1 @@
+"""Building blocks shared by every layer: array namespaces, input checks, numerics, optimisers."""
