@@ -77,7 +77,7 @@ def measure(size: tuple, dtype: str, repeat: int) -> dict:
 
     prompts = [list(rng.integers(4, V, size=10)) for _ in range(16)]
 
-    def sampling() -> tr.Samples:
+    def sampling() -> tr.Batch:
         return tr.sample(
             policy, cfg, prompts, np.random.default_rng(0), max_new_tokens=32, eos_id=V, pad_id=0
         )

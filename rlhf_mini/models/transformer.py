@@ -55,7 +55,7 @@ __all__ = [
     "Forward",
     "GPTConfig",
     "KVCache",
-    "Samples",
+    "Batch",
     "attention",
     "attention_backward",
     "backward",
@@ -1011,7 +1011,7 @@ def _decode_step(
 
 
 @dataclass
-class Samples:
+class Batch:
     """Sampled continuations, prompts left-padded so every response starts in one column.
 
     ``tokens`` (B, T) ids: padding, prompt, response (with its EOS if it stopped), padding.
@@ -1044,7 +1044,7 @@ def sample(
     pad_id: int,
     temperature: float = 1.0,
     top_k: int | None = None,
-) -> Samples:
+) -> Batch:
     """Sample one continuation of each prompt, token by token, with a :class:`KVCache`.
 
     The prompts (lists of ids, e.g. BOS, prompt words, SEP) are left-padded to a common
@@ -1103,4 +1103,4 @@ def sample(
     tokens, attn = tokens[:, : P + n], attn[:, : P + n]
     response = attn.copy()
     response[:, :P] = 0
-    return Samples(tokens, attn, response, P)
+    return Batch(tokens, attn, response, P)
