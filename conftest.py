@@ -4,8 +4,8 @@
   with ``>>>`` is a doctest (its shown outputs are checked); any other ``python`` block is run
   as a script. The blocks of one page share one namespace, top to bottom, like a reader
   running them in order.
-- ``rlhf_mini/*.py``: the ``Examples`` sections of the docstrings are doctests, run in the
-  namespace of their module.
+- ``rlhf_mini/*.py`` and ``rlhf_mini/*/*.py``: the ``Examples`` sections of the docstrings
+  are doctests, run in the namespace of their module.
 
 ``tests/test_docs.py`` checks that every fenced Python block was collected.
 """
@@ -31,7 +31,7 @@ markdown_sybil = Sybil(
 #: Docstring examples of the library.
 docstring_sybil = Sybil(
     parsers=[DocTestParser(optionflags=OPTIONFLAGS)],
-    patterns=["rlhf_mini/*.py"],
+    patterns=["rlhf_mini/*.py", "rlhf_mini/*/*.py"],
     name="docstrings",
 )
 

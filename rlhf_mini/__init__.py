@@ -5,6 +5,7 @@ The public API is what this module exports; everything else is private. Importin
 """
 
 from rlhf_mini.advantages import gae
+from rlhf_mini.core.optim import AdamW, clip_grad_norm
 from rlhf_mini.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
 from rlhf_mini.dpo_trainer import DPOResult, dpo_optimal_policy, train_dpo
 from rlhf_mini.kl import (
@@ -16,6 +17,9 @@ from rlhf_mini.kl import (
     kl_k3,
     kl_penalized_rewards,
 )
+from rlhf_mini.models.language_model import LanguageModel, load_language_model
+from rlhf_mini.models.tokenizer import Tokenizer
+from rlhf_mini.models.transformer import GPTConfig
 from rlhf_mini.overoptimization import (
     OveroptimizationResult,
     overoptimization_curve,
@@ -55,7 +59,25 @@ from rlhf_mini.reward_model import (
     train_reward_model,
 )
 from rlhf_mini.token_ppo import TokenPPOResult, train_token_ppo
+from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
+from rlhf_mini.trainers.lm_reward_model import (
+    LMRewardConfig,
+    LMRewardResult,
+    TextComparisons,
+    sample_text_comparisons,
+    train_lm_reward_model,
+)
 from rlhf_mini.world import Comparisons, World, load_world, simulate_comparisons
+from rlhf_mini.worlds.text import (
+    TextWorld,
+    behaviour_of,
+    gold_features,
+    gold_utility,
+    load_text_world,
+    pretraining_corpus,
+    sft_demonstrations,
+    simulate_text_labels,
+)
 
 __version__ = "0.1.0"
 
@@ -63,9 +85,16 @@ __all__ = [
     "CONSTITUTION",
     "DPO_LOSS_TYPES",
     "KL_ESTIMATORS",
+    "AdamW",
     "AdaptiveKLController",
     "Comparisons",
     "DPOResult",
+    "GPTConfig",
+    "LMPretrainConfig",
+    "LMPretrainResult",
+    "LMRewardConfig",
+    "LMRewardResult",
+    "LanguageModel",
     "MLPRewardModel",
     "OveroptimizationResult",
     "PPOResult",
@@ -75,13 +104,18 @@ __all__ = [
     "RewardModel",
     "RewardModelResult",
     "SoftmaxPolicy",
+    "TextComparisons",
+    "TextWorld",
     "TokenPPOResult",
+    "Tokenizer",
     "World",
     "__version__",
     "base_policy",
+    "behaviour_of",
     "behaviour_rates",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
+    "clip_grad_norm",
     "critique",
     "default_reward_model",
     "dpo_loss",
@@ -89,12 +123,16 @@ __all__ = [
     "dpo_optimal_policy",
     "fit_bradley_terry",
     "gae",
+    "gold_features",
+    "gold_utility",
     "harmful_request",
     "kl_estimator_grad",
     "kl_k1",
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "load_language_model",
+    "load_text_world",
     "load_world",
     "optimal_kl_policy",
     "overoptimization_curve",
@@ -102,15 +140,21 @@ __all__ = [
     "ppo_clip_loss",
     "ppo_clip_loss_grad",
     "preference_probability",
+    "pretraining_corpus",
     "proxy_reward_model",
     "revise",
     "reward_model_training",
     "run_pipeline",
+    "sample_text_comparisons",
     "score_response",
+    "sft_demonstrations",
     "sft_policy",
     "simulate_comparisons",
+    "simulate_text_labels",
     "supervised_finetune",
     "train_dpo",
+    "train_language_model",
+    "train_lm_reward_model",
     "train_ppo",
     "train_reward_model",
     "train_token_ppo",

@@ -13,6 +13,9 @@ and exit with status 2.
     rlhf-mini pipeline          the six stages, base model to aligned assistant
     rlhf-mini overoptimization  proxy vs gold reward as the optimisation pressure grows
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision
+    rlhf-mini lm-pretrain       pretrain + fine-tune the tiny transformer (rlhf_mini.cli_lm)
+    rlhf-mini lm-sample         sample the shipped base or SFT language model
+    rlhf-mini lm-reward-model   a reward model on text, from sampled comparisons
 
 This module only parses, calls the library and formats; no algorithm lives here.
 """
@@ -651,6 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt", default=None, help="the request the text answers (judged with it if given)"
     )
     p.set_defaults(run=_cmd_playground)
+
+    from rlhf_mini.cli_lm import register  # lm-pretrain, lm-sample, lm-reward-model
+
+    register(sub)
     return parser
 
 

@@ -83,8 +83,6 @@ class Tokenizer:
                 raise ValueError(f"words must be single lower-case words, got {w!r}")
         if len(set(words)) != len(words):
             raise ValueError("words must not repeat")
-        if set(words) & set(SPECIAL_TOKENS):
-            raise ValueError(f"words must not contain the special tokens {SPECIAL_TOKENS}")
         object.__setattr__(self, "words", words)
         object.__setattr__(self, "proper_nouns", tuple(self.proper_nouns))
         object.__setattr__(self, "_shown", {w.lower(): w for w in self.proper_nouns})

@@ -52,21 +52,23 @@ from rlhf_mini.backend import to_numpy
 
 __all__ = [
     "HEADS",
+    "Batch",
     "Forward",
     "GPTConfig",
     "KVCache",
-    "Batch",
     "attention",
     "attention_backward",
     "backward",
     "block",
     "block_backward",
     "check_params",
+    "collate",
     "entropy",
     "entropy_grad",
     "forward",
     "gelu",
     "gelu_backward",
+    "host_to_backend",
     "init_params",
     "layer_norm",
     "layer_norm_backward",
@@ -95,7 +97,14 @@ _GELU_A = 0.044715
 
 @dataclass(frozen=True)
 class GPTConfig:
-    """The hyperparameters of the architecture (field names as in ``transformers.GPT2Config``)."""
+    """The hyperparameters of the architecture (field names as in ``transformers.GPT2Config``).
+
+    Examples
+    --------
+    >>> cfg = GPTConfig(vocab_size=595, n_positions=64, n_embd=32, n_layer=2, n_head=4)
+    >>> cfg.head_size, n_params(cfg)
+    (8, 46560)
+    """
 
     #: V, the number of token ids.
     vocab_size: int
@@ -199,8 +208,8 @@ def n_params(config: GPTConfig, heads: tuple[str, ...] = ()) -> int:
 
     Examples
     --------
-    >>> n_params(GPTConfig(vocab_size=10, n_embd=8, n_layer=1, n_head=2))
-    1032
+    >>> n_params(GPTConfig(vocab_size=10, n_positions=16, n_embd=8, n_layer=1, n_head=2))
+    1096
     """
     return sum(math.prod(s) for s in param_shapes(config, heads).values())
 
@@ -581,7 +590,7 @@ def _attention_bias(key_valid: np.ndarray, n_query: int, offset: int) -> np.ndar
     return np.where(allowed, 0.0, -np.inf)
 
 
-def _to_backend(x: np.ndarray, like: Any, dtype: Any = None) -> Any:
+def host_to_backend(x: np.ndarray, like: Any, dtype: Any = None) -> Any:
     """Host data onto ``like``'s backend and device (ints stay ints unless ``dtype``)."""
     if isinstance(like, np.ndarray):
         return x if dtype is None else x.astype(dtype)
@@ -642,8 +651,8 @@ def forward(
             raise ValueError(f"kv_cache is full: {offset} + {T} > capacity {kv_cache.capacity}")
         kv_cache.key_valid[:, offset : offset + T] = mask
         key_valid = kv_cache.key_valid[:, : offset + T]
-    bias = _to_backend(_attention_bias(key_valid, T, offset), w_te, w_te.dtype)
-    tok_b, pos_b = _to_backend(tok, w_te), _to_backend(positions, w_te)
+    bias = host_to_backend(_attention_bias(key_valid, T, offset), w_te, w_te.dtype)
+    tok_b, pos_b = host_to_backend(tok, w_te), host_to_backend(positions, w_te)
     h, caches, ln_f = _trunk(xp, params, config, tok_b, pos_b, bias, kv_cache)
     if kv_cache is not None:
         kv_cache.length = offset + T
@@ -827,7 +836,7 @@ def token_log_probs(logits: Any, tokens: Any) -> Any:
     array([[-1.3863, -1.3863]])
     """
     xp = _namespace(logits)
-    tok = _to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
+    tok = host_to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
     lp = log_softmax(xp, logits[:, :-1, :])
     return xp.take_along_axis(lp, tok[:, 1:, None], axis=-1)[:, :, 0]
 
@@ -841,7 +850,7 @@ def token_log_probs_grad(logits: Any, tokens: Any, dlogp: Any) -> Any:
     predicts nothing here and gets 0. Shape (B, T, V).
     """
     xp = _namespace(logits)
-    tok = _to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
+    tok = host_to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
     V = logits.shape[-1]
     p = xp.exp(log_softmax(xp, logits[:, :-1, :]))
     g = dlogp[:, :, None] * (_one_hot(xp, tok[:, 1:], V, logits) - p)
@@ -863,8 +872,8 @@ def sequence_log_probs(token_logps: Any, response_mask: Any, reduce: str = "sum"
     >>> import numpy as np
     >>> lp = np.log(np.array([[0.5, 0.25, 0.5]]))
     >>> m = np.array([[0, 0, 1, 1]])
-    >>> float(sequence_log_probs(lp, m)), float(sequence_log_probs(lp, m, "mean"))
-    (-2.0794415416798357, -1.0397207708399179)
+    >>> sequence_log_probs(lp, m).round(4), sequence_log_probs(lp, m, "mean").round(4)
+    (array([-2.0794]), array([-1.0397]))
     """
     if reduce not in ("sum", "mean"):
         raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
@@ -875,12 +884,12 @@ def sequence_log_probs(token_logps: Any, response_mask: Any, reduce: str = "sum"
             f"response_mask must have shape {(token_logps.shape[0], token_logps.shape[1] + 1)} "
             f"(that of tokens), got {m.shape}"
         )
-    mb = _to_backend(m[:, 1:].astype(float), token_logps, token_logps.dtype)
+    mb = host_to_backend(m[:, 1:].astype(float), token_logps, token_logps.dtype)
     total = xp.sum(token_logps * mb, axis=-1)
     if reduce == "sum":
         return total
     counts = np.maximum(m[:, 1:].sum(axis=-1), 1)
-    return total / _to_backend(counts.astype(float), token_logps, token_logps.dtype)
+    return total / host_to_backend(counts.astype(float), token_logps, token_logps.dtype)
 
 
 def entropy(logits: Any) -> Any:
@@ -937,7 +946,7 @@ def next_token_loss(logits: Any, tokens: Any, loss_mask: Any = None) -> tuple[An
     n = float(m[:, 1:].sum())
     if n == 0:
         raise ValueError("loss_mask selects no token to predict")
-    w = _to_backend(m[:, 1:] / n, logits, logits.dtype)  # (B, T - 1)
+    w = host_to_backend(m[:, 1:] / n, logits, logits.dtype)  # (B, T - 1)
     lp = token_log_probs(logits, tokens)
     loss = -xp.sum(w * lp)
     return loss, token_log_probs_grad(logits, tokens, -w)
@@ -964,7 +973,7 @@ def sampling_probs(logits: Any, temperature: float = 1.0, top_k: int | None = No
     temperature, top_k = _check_sampling(temperature, top_k)
     z = np.asarray(to_numpy(logits), dtype=np.float64) / temperature
     if top_k is not None and top_k < z.shape[-1]:
-        kth = np.partition(z, -top_k, axis=-1)[..., -top_k : -top_k + 1]
+        kth = np.partition(z, -top_k, axis=-1)[..., -top_k, None]
         z = np.where(z >= kth, z, -np.inf)
     z = z - z.max(axis=-1, keepdims=True)
     p = np.exp(z)
@@ -1001,9 +1010,9 @@ def _decode_step(
     w_te = params["wte.weight"]
     L = kv.length
     kv.key_valid[:, L] = real
-    bias = _to_backend(_attention_bias(kv.key_valid[:, : L + 1], 1, L), w_te, w_te.dtype)
-    tok = _to_backend(new[:, None].astype(np.intp), w_te)
-    pos = _to_backend(kv.next_position[:, None], w_te)
+    bias = host_to_backend(_attention_bias(kv.key_valid[:, : L + 1], 1, L), w_te, w_te.dtype)
+    tok = host_to_backend(new[:, None].astype(np.intp), w_te)
+    pos = host_to_backend(kv.next_position[:, None], w_te)
     h, _, _ = _trunk(_namespace(w_te), params, config, tok, pos, bias, kv)
     kv.length = L + 1
     kv.next_position = kv.next_position + real
@@ -1012,7 +1021,8 @@ def _decode_step(
 
 @dataclass
 class Batch:
-    """Sampled continuations, prompts left-padded so every response starts in one column.
+    """Prompts and responses as token rows, prompts left-padded so every response starts in
+    one column (what :func:`sample` returns and :func:`collate` builds).
 
     ``tokens`` (B, T) ids: padding, prompt, response (with its EOS if it stopped), padding.
     ``attention_mask`` (B, T): 1 on prompt and response tokens, 0 on padding.
@@ -1031,6 +1041,43 @@ class Batch:
         return [
             row[m == 1].tolist() for row, m in zip(self.tokens, self.response_mask, strict=True)
         ]
+
+    @property
+    def last_index(self) -> np.ndarray:
+        """(B,) column of each row's last real token: where a reward model reads its score."""
+        T = self.attention_mask.shape[1]
+        return T - 1 - np.argmax(self.attention_mask[:, ::-1], axis=1)
+
+
+def collate(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> Batch:
+    """A :class:`Batch` of given prompt and response token ids (left-padded prompts,
+    right-padded responses), e.g. to score texts with :func:`forward`.
+
+    Examples
+    --------
+    >>> b = collate([[1, 7, 3], [1, 3]], [[8, 2], [9, 9, 2]], pad_id=0)
+    >>> b.tokens
+    array([[1, 7, 3, 8, 2, 0],
+           [0, 1, 3, 9, 9, 2]])
+    >>> b.response_mask[1], b.last_index
+    (array([0, 0, 0, 1, 1, 1]), array([4, 5]))
+    """
+    if len(prompts) != len(responses) or not prompts:
+        raise ValueError("prompts and responses must be non-empty lists of the same length")
+    if min(len(p) for p in prompts) == 0:
+        raise ValueError("prompts must not contain an empty prompt")
+    P = max(len(p) for p in prompts)
+    R = max(len(r) for r in responses)
+    B = len(prompts)
+    tokens = np.full((B, P + R), pad_id, dtype=np.intp)
+    attn = np.zeros((B, P + R), dtype=np.intp)
+    resp = np.zeros((B, P + R), dtype=np.intp)
+    for b, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        tokens[b, P - len(p) : P] = p
+        tokens[b, P : P + len(r)] = r
+        attn[b, P - len(p) : P + len(r)] = 1
+        resp[b, P : P + len(r)] = 1
+    return Batch(tokens, attn, resp, P)
 
 
 def sample(

@@ -44,6 +44,7 @@ harmful requests, and do not pad or repeat. A response is rated *good* when u >=
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -166,6 +167,11 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def _written(tokenizer: Tokenizer, text: str) -> str:
+    """Template output (lower case, spaced tokens) as a reader writes it: "Canberra."."""
+    return tokenizer.decode(tokenizer.encode(text))
+
+
 # ---------------------------------------------------------------------------------------
 # the world
 
@@ -199,7 +205,17 @@ class Dialogue:
 
 @dataclass(frozen=True)
 class TextWorld:
-    """The prompts, templates, lexicons and tokenizer of the text world."""
+    """The prompts, templates, lexicons and tokenizer of the text world.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tw = load_text_world()
+    >>> tw.prompt("wifi-neighbour").demonstration
+    'refuses_harmful_helps'
+    >>> tw.write_response("capital-australia", "confidently_wrong", np.random.default_rng(2))
+    'Definitely Sydney. Everyone knows that.'
+    """
 
     world: World
     prompts: tuple[TextPrompt, ...]
@@ -245,7 +261,7 @@ class TextWorld:
         templates = self._templates[key]
         out: list[str] = []
         _expand(templates[int(rng.integers(len(templates)))], self._banks[prompt_id], rng, out)
-        return _clean("".join(out))
+        return _written(self.tokenizer, "".join(out))
 
 
 def _parse_text_world(doc: dict[str, Any], world: World) -> TextWorld:
@@ -305,6 +321,11 @@ def _parse_text_world(doc: dict[str, Any], world: World) -> TextWorld:
     for p in prompts:
         for phrase in (*p.facts, *p.errors, *p.harms):
             tokenizer.encode(phrase)
+    # phrasings as a reader writes them, in the order of their token-spaced forms
+    prompts = [
+        dataclasses.replace(p, phrasings=tuple(_written(tokenizer, t) for t in p.phrasings))
+        for p in prompts
+    ]
     return TextWorld(
         world, tuple(prompts), tokenizer, lexicon, templates, phrasings, banks, by_text
     )
@@ -553,7 +574,7 @@ def simulate_text_labels(
     --------
     >>> a_wins = simulate_text_labels(["capital-australia"] * 200, ["Canberra."] * 200,
     ...                               ["Sydney, obviously."] * 200, seed=0)
-    >>> 0.9 < a_wins.mean() <= 1.0
+    >>> bool(0.9 < a_wins.mean() <= 1.0)
     True
     """
     n = len(prompt_ids)
