@@ -30,6 +30,7 @@ def ensure_wheels() -> None:
     """numpy's Pyodide wheel and array-api-compat in build/runtime/, as the site build has them."""
     spec = importlib.util.spec_from_file_location("runtime", ROOT / "docs" / "hooks" / "runtime.py")
     runtime = importlib.util.module_from_spec(spec)
+    sys.modules["runtime"] = runtime  # dataclasses look their module up there
     spec.loader.exec_module(runtime)
     runtime.numpy_wheel()
     for requirement in runtime.PURE_WHEELS:

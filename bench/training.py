@@ -76,7 +76,7 @@ def main() -> None:
         best = min(walls)
         print(
             f"{name:<42} {best:8.3f} {statistics.median(walls):9.3f} {min(cpus):11.3f} "
-            f"{target:9.1f}  {'yes' if best < target else 'NO'}"
+            f"{target:9.2f}  {'yes' if best < target else 'NO'}"
         )
     print(ratio())
 
