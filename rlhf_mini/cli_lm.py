@@ -77,7 +77,9 @@ def register(subparsers: Any) -> None:
         "--top-k", type=cli._positive_int, default=None, help="sample from the k likeliest"
     )
     p.add_argument(
-        "--prompt", default=None, help="a prompt of the text world (default: every prompt)"
+        "--prompt",
+        default=None,
+        help="a prompt in the model's vocabulary (default: one phrasing of every prompt)",
     )
     p.set_defaults(run=cmd_lm_sample)
 
@@ -117,7 +119,7 @@ def register(subparsers: Any) -> None:
 def cmd_lm_pretrain(args: argparse.Namespace) -> tuple[Any, str, Any]:
     """Pretrain + SFT; compare the result's sha256 with the shipped weights'."""
     cli = _cli()
-    from rlhf_mini.models.language_model import _manifest, weights_bytes, write_weights
+    from rlhf_mini.models.language_model import shipped_manifest, weights_bytes, write_weights
     from rlhf_mini.trainers.lm_pretrain import (
         LMPretrainConfig,
         evaluate_stages,
@@ -135,7 +137,7 @@ def cmd_lm_pretrain(args: argparse.Namespace) -> tuple[Any, str, Any]:
         callback=lambda stage, step, loss: bar.update(1),
     )
     bar.close()
-    shipped = _manifest()["stages"]
+    shipped = shipped_manifest()["stages"]
     hashes, same = {}, {}
     for stage, model in (("base", res.base), ("sft", res.sft)):
         hashes[stage] = hashlib.sha256(weights_bytes(model)).hexdigest()
@@ -172,6 +174,13 @@ def cmd_lm_pretrain(args: argparse.Namespace) -> tuple[Any, str, Any]:
             "Sampled responses (temperature 1) that the gold utility rates good (u >= 6)",
         ),
     ]
+    if not all(same.values()):
+        lines += [
+            "",
+            "Bit-for-bit reproduction of the shipped files needs the default options and the "
+            "numerics they were made with: numpy float64 with one BLAS thread "
+            "(OPENBLAS_NUM_THREADS=1); another BLAS or thread count rounds differently.",
+        ]
     if args.out is not None:
         lines += ["", f"weights written to {args.out}"]
 
@@ -201,7 +210,10 @@ def cmd_lm_sample(args: argparse.Namespace) -> tuple[Any, str, Any]:
     if args.prompt is not None:
         if not args.prompt.strip():
             raise cli._UsageError("--prompt must not be empty")
-        pairs = [(tw.prompt_id_of(args.prompt), args.prompt)]
+        try:
+            pairs = [(tw.prompt_id_of(args.prompt), args.prompt)]
+        except ValueError:  # a new phrasing: sampled, but the gold rules need a known prompt
+            pairs = [(None, args.prompt)]
     else:
         pairs = [(p.id, p.phrasings[0]) for p in tw.prompts]
     lm = load_language_model(args.stage)
@@ -210,18 +222,19 @@ def cmd_lm_sample(args: argparse.Namespace) -> tuple[Any, str, Any]:
     responses = lm.generate(prompts, seed=args.seed, temperature=args.temperature, top_k=args.top_k)
     samples = []
     for pid, prompt, response in zip(ids, prompts, responses, strict=True):
-        u = gold_utility(pid, response, world=tw)
+        u = None if pid is None else gold_utility(pid, response, world=tw)
         samples.append(
             {
                 "prompt_id": pid,
                 "prompt": prompt,
                 "response": response,
                 "gold_utility": u,
-                "good": u >= GOOD_UTILITY,
-                "behaviour": behaviour_of(pid, response, world=tw),
+                "good": None if u is None else u >= GOOD_UTILITY,
+                "behaviour": None if pid is None else behaviour_of(pid, response, world=tw),
             }
         )
-    counts = Counter(s["behaviour"] for s in samples)
+    rated = [s["good"] for s in samples if s["good"] is not None]
+    counts = Counter(s["behaviour"] for s in samples if s["behaviour"] is not None)
     result = {
         "config": {
             "stage": args.stage,
@@ -230,7 +243,7 @@ def cmd_lm_sample(args: argparse.Namespace) -> tuple[Any, str, Any]:
             "top_k": args.top_k,
             "seed": args.seed,
         },
-        "good_rate": float(np.mean([s["good"] for s in samples])),
+        "good_rate": float(np.mean(rated)) if rated else None,
         "behaviours": dict(counts),
         "samples": samples,
     }
@@ -240,9 +253,9 @@ def cmd_lm_sample(args: argparse.Namespace) -> tuple[Any, str, Any]:
                 ["prompt", "u", "behaviour", "response"],
                 [
                     [
-                        s["prompt_id"],
-                        s["gold_utility"],
-                        s["behaviour"],
+                        s["prompt_id"] or cli._short(s["prompt"], 24),
+                        "-" if s["gold_utility"] is None else s["gold_utility"],
+                        s["behaviour"] or "-",
                         cli._short(s["response"], 80),
                     ]
                     for s in samples
@@ -250,7 +263,9 @@ def cmd_lm_sample(args: argparse.Namespace) -> tuple[Any, str, Any]:
                 f"{args.stage} model, temperature {args.temperature:g}, seed {args.seed}",
             ),
             "",
-            f"rated good by the gold utility (u >= {GOOD_UTILITY:g}): {result['good_rate']:.3f}",
+            f"rated good by the gold utility (u >= {GOOD_UTILITY:g}): {result['good_rate']:.3f}"
+            if rated
+            else "not rated: the gold rules know the text world's prompts only",
         ]
     )
 

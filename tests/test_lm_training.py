@@ -333,6 +333,9 @@ def test_lm_sample_json(capsys):
     prompt = "What is the boiling point of water at sea level, in Celsius?"
     code, out, _ = run(capsys, "lm-sample", "--prompt", prompt, "--top-k", "1")
     assert code == 0 and "100 degrees Celsius." in out
+    code, out, _ = run(capsys, "lm-sample", "--prompt", "How do I boil eggs?", "--json")
+    data = json.loads(out)  # a new phrasing: sampled, not rated
+    assert code == 0 and data["good_rate"] is None and data["samples"][0]["gold_utility"] is None
 
 
 @pytest.mark.parametrize(
@@ -343,7 +346,7 @@ def test_lm_sample_json(capsys):
         (["lm-sample", "--stage", "rlhf"], "invalid choice"),
         (
             ["lm-sample", "--prompt", "What is the capital of France?"],
-            "not one of the text world's phrasings",
+            "outside the vocabulary: 'france'",
         ),
         (["lm-sample", "--prompt", " "], "--prompt must not be empty"),
         (["lm-reward-model", "--n", "-3"], "expected a positive integer"),

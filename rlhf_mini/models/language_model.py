@@ -33,6 +33,7 @@ __all__ = [
     "LanguageModel",
     "load_language_model",
     "read_weights",
+    "shipped_manifest",
     "weights_bytes",
     "write_weights",
 ]
@@ -276,7 +277,7 @@ def read_weights(
     return model
 
 
-def _manifest() -> dict[str, Any]:
+def shipped_manifest() -> dict[str, Any]:
     """The shipped manifest (``{"stages": {}}`` if the package ships none)."""
     path = resources.files("rlhf_mini").joinpath(*WEIGHTS_DIR, "manifest.json")
     if not path.is_file():
@@ -319,7 +320,7 @@ def load_language_model(
         return read_weights(
             data, tokenizer, backend=backend, device=device, dtype=dtype, name=str(path)
         )
-    entry = _manifest()["stages"].get(stage)
+    entry = shipped_manifest()["stages"].get(stage)
     if entry is None:
         raise ValueError(f"stage {stage!r} is not shipped in this version of rlhf-mini")
     data = resources.files("rlhf_mini").joinpath(*WEIGHTS_DIR, entry["file"]).read_bytes()

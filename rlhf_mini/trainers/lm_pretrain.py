@@ -345,9 +345,24 @@ def run_record(result: LMPretrainResult, *, n_first: int = 10) -> dict[str, dict
             "config": asdict(result.config),
             "first_losses": h["loss"][:n_first],
             "final_loss": h["loss"][-1],
+            "loss_curve": _curve(h),
             "eval_loss": eval_loss(shipped, texts, response_only=response_only),
         }
     return record
+
+
+def _curve(history: dict[str, list[float]], points: int = 100) -> dict[str, list[float]]:
+    """About ``points`` evenly spaced (step, loss) pairs of a stage, first and last included,
+    each loss averaged over the steps since the previous point (a readable curve)."""
+    steps, losses = history["step"], history["loss"]
+    ends = sorted({round(i) for i in np.linspace(0, len(steps) - 1, min(points, len(steps)))})
+    curve: dict[str, list[float]] = {"step": [], "loss": []}
+    start = 0
+    for end in ends:
+        curve["step"].append(steps[end])
+        curve["loss"].append(float(np.mean(losses[start : end + 1])))
+        start = end + 1
+    return curve
 
 
 def _float32(model: LanguageModel) -> LanguageModel:

@@ -215,8 +215,7 @@ def _pair_step(model: LanguageModel, pairs: TextComparisons) -> tuple[float, flo
     r_c, r_r = r[:n], r[n:]
     loss = float(bradley_terry_loss(r_c, r_r))
     g_c, g_r = bradley_terry_loss_grad(r_c, r_r)
-    xp = tr._namespace(out.rewards)
-    g = to_numpy(xp.concat([g_c, g_r]))
+    g = np.concatenate([to_numpy(g_c), to_numpy(g_r)])
     d_rewards = np.zeros(batch.tokens.shape, dtype=float)
     d_rewards[np.arange(2 * n), batch.last_index] = g
     w = model.params["wte.weight"]
