@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -117,17 +117,16 @@ class LMPretrainResult:
     --------
     >>> res = train_language_model(LMPretrainConfig(corpus_size=50, steps=2, sft_per_prompt=1, sft_steps=1))
     >>> sorted(res.to_dict()), sorted(res.history)
-    (['config', 'history', 'metrics'], ['pretrain', 'sft'])
+    (['config', 'history'], ['pretrain', 'sft'])
     """
 
     base: LanguageModel
     sft: LanguageModel
     history: dict[str, dict[str, list[float]]]  # {"pretrain": {...}, "sft": {...}}
     config: LMPretrainConfig
-    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "history": self.history, "metrics": self.metrics}
+        return {"config": asdict(self.config), "history": self.history}
 
 
 def encode_dialogues(
