@@ -536,7 +536,7 @@ def _widget_pipeline(fig: Any) -> None:
 
     import rlhf_mini as rm
 
-    w = _widget_module("pipeline")
+    w = _widget_module("pipeline_walkthrough")
     result = rm.run_pipeline()  # the widget's run: the library's defaults
     stages = [result.stage(name) for name in ("base", "sft", "aligned")]
     colours = (GREY, ORANGE, INDIGO)
@@ -566,7 +566,7 @@ def _widget_pipeline(fig: Any) -> None:
 
 @figure("widget-dpo-trainer", size=(7.6, 3.4))
 def _widget_dpo_trainer(fig: Any) -> None:
-    w = _widget_module("dpo_trainer")
+    w = _widget_module("dpo_comparison")
     data = w.comparison()
     dpo, ppo = data.run(w.DEFAULT_BETA)
     h = dpo.history
@@ -602,7 +602,7 @@ def _widget_playground(fig: Any) -> None:
 
     import rlhf_mini as rm
 
-    w = _widget_module("playground")
+    w = _widget_module("response_scorer")
     scores = [rm.score_response(text, prompt) for _, _, prompt, text in w.EXAMPLES]
     y = np.arange(len(scores))
     ax = fig.subplots()

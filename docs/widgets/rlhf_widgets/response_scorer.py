@@ -1,4 +1,4 @@
-"""Playground widget: a response's proxy reward vs its alignment, and a constitutional revision.
+"""The ``playground`` widget: a response's proxy reward vs its alignment, and its revision.
 
 UI only; every number comes from ``rlhf_mini.experiments.playground`` (score_response, critique,
 revise, CONSTITUTION). The reader's prompt (optional: a response can be judged alone) and
