@@ -6,7 +6,8 @@
 - Both notebooks execute from a clean kernel, and the outputs stored in them (which the site
   shows) are exactly what running them prints now.
 - Each lesson carries its widget placeholder and its "Quick check" with feedback on every
-  option; every figure a lesson shows is drawn by ``docs/hooks/figures.py``.
+  option; every figure a lesson shows is drawn in ``docs/figures/`` (in the lesson's own
+  module), and every figure drawn there is shown.
 
 Set ``RLHF_UPDATE_NOTEBOOKS=1`` to rewrite the notebooks' stored outputs from a fresh run.
 """
@@ -217,7 +218,7 @@ def test_quick_check_quiz(name):
 @pytest.mark.parametrize("name", sorted(LESSON_WIDGETS))
 def test_widget_placeholder(name):
     """The widget's box holds its no-script fallback: a sentence and the figure of its
-    default run (``figures/widget-NAME.svg``, drawn by docs/hooks/figures.py)."""
+    default run (``figures/widget-NAME.svg``, drawn by docs/figures/widget_fallbacks.py)."""
     text = (LESSONS / name).read_text(encoding="utf-8")
     widgets = re.findall(
         r'<div class="rlhf-widget" data-widget="([a-z-]+)" markdown>\n'
@@ -240,9 +241,9 @@ def _figures_hook():
     return module
 
 
-def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
-    hook = _figures_hook()
-    shown = set()
+def _figures_shown() -> dict[str, str]:
+    """Figure name -> the page (path under docs/) that shows it."""
+    shown = {}
     for path in sorted(DOCS.rglob("*.md")):
         for alt, target in re.findall(
             r"!\[([^\]]*)\]\(([^)]+)\)", path.read_text(encoding="utf-8")
@@ -250,8 +251,31 @@ def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
             m = re.fullmatch(r"(?:\.\./)*figures/([a-z0-9-]+)\.svg", target)
             if m:
                 assert len(alt.strip()) > 20, f"{path.name}: figure {target} needs alt text"
-                shown.add(m.group(1))
-    assert shown == set(hook.FIGURES)
+                shown[m.group(1)] = path.relative_to(DOCS).as_posix()
+    return shown
+
+
+def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
+    hook = _figures_hook()
+    assert set(_figures_shown()) == set(hook.figures())
+
+
+def test_each_figure_is_drawn_next_to_the_lesson_it_serves():
+    """lesson NN's figures in docs/figures/lesson_NN.py, the widgets' default runs in
+    widget_fallbacks.py."""
+    drawn_in = {
+        name: draw.__module__.rsplit(".", 1)[1] for name, draw in _figures_hook().figures().items()
+    }
+    for name, page in _figures_shown().items():
+        lesson = re.fullmatch(r"lessons/(\d\d)-[a-z0-9-]+\.md", page)
+        expected = (
+            "widget_fallbacks"
+            if name.startswith("widget-")
+            else f"lesson_{lesson.group(1)}"
+            if lesson
+            else None
+        )
+        assert drawn_in[name] == expected, f"{name} (shown in {page}) is drawn in {drawn_in[name]}"
 
 
 def test_figures_render_deterministically(tmp_path):
