@@ -105,14 +105,16 @@ bench: setup npm runtime chromium
 
 # On a machine with a CUDA device (< 5 min): pytest -m gpu, then numpy-CPU vs torch-CPU vs
 # torch-CUDA throughput at n = 1e4 .. 1e7. Runs without CUDA too (skips, CUDA column omitted).
+# A CUDA machine without network access: see gpu-kit below and bench/gpu_device.sh.
 gpu-check: setup
 	$(PY) bench/gpu_check.py
 
-# For the GPU machine a task may be lent (no network there): the pure wheels its python3
-# lacks, into build/gpukit/. There: `bash bench/gpu_device.sh`, with build/gpukit carried.
-GPU_KIT_WHEELS := array-api-compat==1.16.0 sybil==10.1.0
+# For a CUDA machine without network access whose python3 has torch, numpy, pytest and
+# hypothesis: the two pure wheels it lacks, at the versions constraints.txt pins, into
+# build/gpukit/. Copy the checkout with build/gpukit/ there and run `bash bench/gpu_device.sh`.
+GPU_KIT_WHEELS := array-api-compat sybil
 gpu-kit: setup
-	$(PY) -m pip download -q --no-deps --only-binary=:all: -d build/gpukit $(GPU_KIT_WHEELS)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: -c $(CONSTRAINTS) -d build/gpukit $(GPU_KIT_WHEELS)
 
 clean:
 	rm -rf site build dist .pytest_cache .hypothesis
