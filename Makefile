@@ -51,8 +51,9 @@ upgrade: | $(PY)
 
 setup: $(INSTALLED)
 
-# Pinned front-end assets (PyScript, Pyodide, KaTeX, Chart.js, axe-core), from which
-# `make runtime` assembles what the site serves; and Debian's chromium for the browser tests.
+# Pinned front-end assets (PyScript, Pyodide, KaTeX, Chart.js, mermaid, axe-core), from which
+# `make runtime` assembles what the site serves; and Debian's chromium, for the browser tests
+# and for drawing the site's diagrams at build time (docs/hooks/diagrams.py).
 NPM_STAMP := node_modules/.package-lock.json
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -75,7 +76,7 @@ runtime: setup npm
 	$(PY) -m tools.runtime
 
 # The course site, with its self-hosted Python runtime, in site/.
-build: setup npm runtime
+build: setup npm runtime chromium
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 serve: build

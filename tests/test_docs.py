@@ -374,3 +374,54 @@ def test_api_reference_lists_every_public_function_and_class():
     assert public - set(listed) == set(), "public names missing from docs/reference.md"
     for name, module in listed.items():
         assert hasattr(importlib.import_module(module), name), f"{module}.{name} does not exist"
+
+
+# --------------------------------------------------------------------------------------
+# The architecture page
+# --------------------------------------------------------------------------------------
+
+
+def _layer_imports() -> set[tuple[str, str]]:
+    """(A, B) for each subpackage A of rlhf_mini that imports something of subpackage B
+    (at module level or inside a function). The package's own ``__init__.py`` (which
+    re-exports the public API) is left out; its ``__main__.py`` belongs to the cli."""
+    import ast
+
+    library = ROOT / "rlhf_mini"
+    edges = set()
+    for path in library.rglob("*.py"):
+        parts = path.relative_to(library).parts
+        if parts == ("__init__.py",):
+            continue
+        layer = "cli" if parts == ("__main__.py",) else parts[0]
+        package = ["rlhf_mini", *parts[:-1]]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                names = [".".join([*base, node.module] if node.module else base)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                target = name.split(".")
+                if target[0] == "rlhf_mini" and len(target) > 1 and target[1] != layer:
+                    edges.add((layer, target[1]))
+    return edges
+
+
+def test_architecture_diagram_draws_what_the_library_imports():
+    """The first diagram of docs/architecture.md: one arrow per layer that imports another,
+    and no other arrow (the top-level package, which re-exports everything, is left out)."""
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    source = re.findall(r"```mermaid\n(.*?)```", text, re.S)[0]
+    drawn = set(re.findall(r"^\s*(\w+)\s*-->\s*(\w+)\s*$", source, re.M))
+    layers = {p.name for p in (ROOT / "rlhf_mini").iterdir() if (p / "__init__.py").is_file()}
+    actual = _layer_imports()
+    assert {a for edge in actual for a in edge} <= layers
+    assert drawn == actual, (
+        f"drawn but not imported: {sorted(drawn - actual)}; "
+        f"imported but not drawn: {sorted(actual - drawn)}"
+    )
+    nodes = set(re.findall(r"^\s*(\w+)\[", source, re.M))
+    assert nodes == layers  # every layer is on the map

@@ -221,6 +221,32 @@ def test_built_site_loads_nothing_from_outside(site):
     assert external_loads(site) == {}
 
 
+#: What in a page makes Material's own script fetch from another host (its bundle holds
+#: these URLs): an element of class ``mermaid`` (it would fetch mermaid from unpkg.com to draw
+#: it; docs/hooks/diagrams.py draws the diagrams at build time and leaves none) and the
+#: repository widget (``repo_url`` in mkdocs.yml: it would ask the GitHub API for stars).
+MATERIAL_FETCH_TRIGGERS = {
+    "https://unpkg.com/mermaid@": re.compile(r'<[a-z]+\b[^>]*\bclass="(?:[^"]*\s)?mermaid[\s"]'),
+    "https://api.github.com/repos/": re.compile(r'data-md-component="source"'),
+}
+
+
+def test_no_page_makes_materials_script_fetch_from_outside(site):
+    bundle = next((site / "assets" / "javascripts").glob("bundle.*.min.js")).read_text()
+    for url in MATERIAL_FETCH_TRIGGERS:  # this table describes the Material the site uses
+        assert url in bundle, f"Material no longer fetches {url}: review MATERIAL_FETCH_TRIGGERS"
+    found = {}
+    for url in pages(site):
+        text = (site / (url + "index.html" if url.endswith("/") or not url else url)).read_text()
+        hits = [cdn for cdn, trigger in MATERIAL_FETCH_TRIGGERS.items() if trigger.search(text)]
+        if hits:
+            found[url or "index"] = hits
+    assert found == {}
+    assert MATERIAL_FETCH_TRIGGERS["https://unpkg.com/mermaid@"].search(
+        '<pre class="mermaid"><code>flowchart TB</code></pre>'
+    )  # the trigger finds what the fence leaves when no hook draws it
+
+
 # --- the self-hosted runtime -------------------------------------------------------------------
 
 
@@ -592,18 +618,27 @@ def test_runner_errors_are_tracebacks_of_the_readers_code():
 @pytest.mark.browser
 def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     """axe-core on every page (the runtime blocked: static content and the widgets' error
-    state; tests/browser checks a ready widget)."""
+    state; tests/browser checks a ready widget). Every page, as a browser runs it, also asks
+    nothing of any other host: not the page itself, not Material's script (which fetches
+    mermaid from a CDN when it finds a diagram to draw), not the stylesheets."""
     server = Server(site)
     failures = {}
+    outside: dict[str, list[str]] = {}
+    visiting = [""]
+
+    def block_outside(route):
+        outside.setdefault(visiting[0], []).append(route.request.url)
+        route.abort()
+
     try:
         for scheme in ("light", "dark"):
             context = browser.new_context(color_scheme=scheme)
             context.route("**/assets/runtime/**", lambda route: route.abort())
-            context.route(
-                re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()
-            )
+            context.route(re.compile(r"^(?!" + re.escape(server.origin) + ").*"), block_outside)
             page = context.new_page()
-            for url in pages(site) if scheme == "light" else ["lessons/07-playground/"]:
+            dark = ["lessons/07-playground/", "architecture/"]
+            for url in pages(site) if scheme == "light" else dark:
+                visiting[0] = f"{scheme} {url or 'index'}"
                 if scheme == "dark" and not (site / url / "index.html").is_file():
                     continue
                 page.goto(server.url(url))
@@ -619,6 +654,7 @@ def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     finally:
         server.close()
     assert not failures, json.dumps(failures, indent=1)
+    assert not outside, f"requests outside the site: {json.dumps(outside, indent=1)}"
 
 
 # --- quizzes: options in an order fixed per quiz -------------------------------------------
@@ -783,3 +819,44 @@ def test_pages_typeset_math_without_any_script(site, build):
         assert not re.search(r"\\[()\[\]]|\\beta\b", shown), f"{url}: raw TeX left"
         if 'class="katex' in text:
             assert "assets/vendor/katex/katex.min.css" in text, url
+
+
+# --- diagrams drawn at build time -------------------------------------------------------------
+
+diagrams_hook = _load_hook("diagrams")
+
+
+def test_diagrams_are_drawn_once_and_a_broken_one_is_a_build_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(diagrams_hook, "CACHE", tmp_path)
+    good = 'flowchart TB\n  accTitle: Two layers\n  top["top<br/>layer"] --> bottom'
+    bad = "flowchart TB\n  top -->"
+    page = f'<p>x</p><pre class="mermaid"><code>{html.escape(good)}</code></pre>'
+    assert diagrams_hook.find(page) == [good]
+    with caplog.at_level("WARNING", logger="mkdocs.hooks.diagrams"):
+        out = diagrams_hook.render([good, bad])  # one browser for both
+    assert "mermaid cannot draw" in caplog.text
+    svg = out[good]
+    assert svg.startswith(f'<svg id="{diagrams_hook.diagram_id(good)}"')
+    assert ">Two layers</title>" in svg  # its accessible name
+    assert re.findall(r"<tspan[^>]*>(\w+)</tspan>", svg) == ["top", "layer", "bottom"]
+    assert "var(--md-mermaid-node-bg-color" in svg  # the page's palette, light or dark
+    assert html_loads(svg) == [] and css_loads(svg) == []
+    assert out[bad].startswith('<pre class="rlhf-diagram-error">')
+    assert len(list(tmp_path.glob("*.svg"))) == 1  # the broken one is reported every build
+    monkeypatch.setattr(diagrams_hook, "_render_in_chromium", lambda s: pytest.fail(f"drew {s}"))
+    assert diagrams_hook.render([good]) == {good: svg}  # cached: no browser at all
+
+
+def test_architecture_page_shows_diagrams_drawn_at_build_time(site):
+    source = (ROOT / "docs" / "architecture.md").read_text()
+    text = (site / "architecture" / "index.html").read_text()
+    figures = re.findall(
+        r'<figure class="rlhf-diagram" tabindex="0">(<svg\b.*?</svg>)</figure>', text, re.S
+    )
+    assert len(figures) == source.count("```mermaid") == 2
+    assert 'class="mermaid"' not in text and "mermaid.min.js" not in text
+    labels = set(re.findall(r"<tspan[^>]*>([^<]+)</tspan>", figures[0]))
+    assert {"core", "losses", "models", "worlds", "trainers", "experiments", "cli"} <= labels
+    assert "rlhf_widgets.start()" in figures[1]
+    for svg in figures:
+        assert "<title" in svg and "<desc" in svg
