@@ -1,8 +1,9 @@
 """Browser benchmark of the course site (not a test): cold start and interaction latency.
 
-Builds the site (``mkdocs build --strict``, or ``--site DIR`` to reuse one), serves it on
-127.0.0.1 and drives Debian's Chromium. Each run uses a fresh browser (no HTTP or compiled
-wasm cache: a reader's first visit). Reports, median of ``--runs`` (default 5):
+Builds the site as the tests do (the runtime build step, then ``mkdocs build --strict``;
+``--site DIR`` reuses a built one), serves it on 127.0.0.1 and drives Debian's Chromium. Each
+run uses a fresh browser (no HTTP or compiled wasm cache: a reader's first visit). Reports,
+median of ``--runs`` (default 5):
 
 - ready (cold): navigation start -> the first widget's ``data-ready="true"``, per widget
   page measured (in-page ``performance.now()``, whose origin is the navigation start);
@@ -22,16 +23,14 @@ no longer than for an ordinary page), click p95 <= 50 ms (feels instant), sweep 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from sitebuild import CHROMIUM, CHROMIUM_ARGS, Server, pages_with  # noqa: E402
+from sitebuild import CHROMIUM, CHROMIUM_ARGS, Server, build_site, pages_with  # noqa: E402
 
 READY_PROBE = """
 (() => {
@@ -132,13 +131,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site = args.site
         if site is None:
-            site = Path(tmp) / "site"
-            subprocess.run(
-                [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
-                cwd=ROOT,
-                check=True,
-                env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-            )
+            built = build_site(Path(tmp))
+            if built.returncode != 0:
+                sys.exit(f"building the site failed:\n{built.log[-4000:]}")
+            site = built.site
         server = Server(site)
         try:
             with sync_playwright() as pw:

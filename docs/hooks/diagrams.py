@@ -26,6 +26,7 @@ cannot parse is a build warning (``mkdocs build --strict`` fails on it).
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import html
 import json
@@ -141,6 +142,13 @@ def _cache_path(source: str, salt: str) -> Path:
 
 
 def _render_in_chromium(sources: list[str]) -> list[dict[str, str]]:
+    # Playwright's sync API refuses to run in a thread with an asyncio loop (a caller's, e.g.
+    # a test session that drives a browser too): run it in a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_render_in_chromium_here, sources).result()
+
+
+def _render_in_chromium_here(sources: list[str]) -> list[dict[str, str]]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as err:
