@@ -257,6 +257,9 @@ def _architecture(context, server) -> list[dict]:
     page = context.new_page()
     page.goto(server.url("architecture/"))
     diagrams = page.evaluate(DIAGRAMS_JS)
+    # a wide diagram scrolls in its own box; the page never scrolls sideways
+    sideways = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    assert sideways <= 0, f"the page scrolls {sideways} px sideways"
     page.close()
     return diagrams
 
@@ -281,11 +284,14 @@ def test_architecture_diagrams_show_offline_with_and_without_javascript(
     browser, no_js, server, site
 ):
     """The two diagrams are on the page as drawn at build time: with JavaScript on, in the
-    light and the dark palette, and with JavaScript off; every label inside its box; no
-    request leaves the machine (Material would fetch mermaid from a CDN for a diagram it
-    had to draw itself)."""
+    light palette on a desktop and the dark one on a phone, and with JavaScript off; every
+    label inside its box; no request leaves the machine (Material would fetch mermaid from
+    a CDN for a diagram it had to draw itself)."""
     seen = {}
-    for name, options in (("light", {"color_scheme": "light"}), ("dark", {"color_scheme": "dark"})):
+    for name, options in (
+        ("light", {"color_scheme": "light", "viewport": DESKTOP}),
+        ("dark", {"color_scheme": "dark", "viewport": PHONE}),
+    ):
         ctx = _recording(browser, server, **options)
         seen[name] = _architecture(ctx, server)
         assert ctx.external == [], f"{name}: requests outside the site: {ctx.external}"
