@@ -72,7 +72,6 @@ from rlhf_mini.models.reward_model import (
     win_probability_rewards,
 )
 from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_kl_policy
-from rlhf_mini.models.tokenizer import Tokenizer
 from rlhf_mini.models.transformer import GPTConfig
 from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
 from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
@@ -104,6 +103,7 @@ from rlhf_mini.worlds.text import (
     sft_demonstrations,
     simulate_text_labels,
 )
+from rlhf_mini.worlds.tokenizer import Tokenizer
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,7 @@ from sitebuild import AXE, pages_with
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "widgets"))
 
-from rlhf_widgets import dpo_trainer, ppo_sweep, reward_training
+from rlhf_widgets import dpo_comparison, ppo_sweep, reward_training
 from rlhf_widgets.preference_game import PreferenceGame
 
 WIDGETS = ("preference-game", "reward-training", "ppo-sweep", "pipeline", "dpo-trainer")
@@ -303,7 +303,7 @@ def test_pipeline_walks_through_six_steps(shared_pages, site):
 
 def test_dpo_trainer_runs_and_compares_with_ppo(shared_pages, site):
     page, widget = _widget(shared_pages, site, "dpo-trainer")
-    assert _value(widget, "beta") == str(dpo_trainer.DEFAULT_BETA)
+    assert _value(widget, "beta") == str(dpo_comparison.DEFAULT_BETA)
     data = _chart_data(page, widget, "dpo")
     assert len(data) == 4  # loss, accuracy, held-out accuracy, margin
     assert data[2][-1]["y"] > 0.7  # held-out pairs ordered well above chance
@@ -318,9 +318,9 @@ def test_dpo_trainer_runs_and_compares_with_ppo(shared_pages, site):
     widget.locator("input[data-action='beta']").evaluate(
         "(el, i) => { el.value = String(i); el.dispatchEvent(new Event('input'));"
         " el.dispatchEvent(new Event('change')); }",
-        len(dpo_trainer.BETAS) - 1,
+        len(dpo_comparison.BETAS) - 1,
     )
-    assert _value(widget, "beta") == str(dpo_trainer.BETAS[-1])
+    assert _value(widget, "beta") == str(dpo_comparison.BETAS[-1])
     assert float(_value(widget, "dpo-kl")) < kl_half
     assert float(_value(widget, "ppo-kl")) > 0
     page.guard.check()

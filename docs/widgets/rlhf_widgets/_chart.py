@@ -1,7 +1,7 @@
 """Chart.js charts from Python: create one, then replace its data sets.
 
-Chart.js (npm ``chart.js``, pinned in package.json) is copied into the site by
-``docs/hooks/runtime.py`` and loaded with a plain ``<script>`` on every page with a widget,
+Chart.js (npm ``chart.js``, pinned in package.json) is served by the site (``make runtime``
+puts it there) and loaded with a plain ``<script>`` on every page with a widget,
 so it is the global ``Chart``. This module only builds the configuration; every number a
 chart shows comes from ``rlhf_mini`` through the widget that calls :meth:`Chart.show`.
 
