@@ -11,7 +11,8 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
                   surrogate, KL estimators and the KL-penalised reward, GAE, the DPO family
     models/       the tabular softmax policy, reward models, the Bradley–Terry score model
     worlds/       the response bandit (with its data) and the bigram token world
-    trainers/     SFT, reward model, PPO, token-level PPO, DPO: one config each
+    trainers/     SFT, reward model, PPO, token-level PPO, GRPO and RLOO, DPO (and KTO,
+                  SimPO, ORPO): one config each
     experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
     cli/          ``python -m rlhf_mini``
 """
@@ -68,8 +69,27 @@ from rlhf_mini.models.reward_model import (
     pair_accuracy,
     win_probability_rewards,
 )
-from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_kl_policy
-from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.models.softmax_policy import (
+    SoftmaxPolicy,
+    base_policy,
+    optimal_kl_policy,
+    reverse_kl_optimal_policy,
+)
+from rlhf_mini.trainers.dpo import (
+    PREFERENCE_LOSS_TYPES,
+    DPOConfig,
+    DPOResult,
+    dpo_optimal_policy,
+    train_dpo,
+)
+from rlhf_mini.trainers.grpo import (
+    GRPOConfig,
+    GRPOResult,
+    RLOOConfig,
+    RLOOResult,
+    train_grpo,
+    train_rloo,
+)
 from rlhf_mini.trainers.ppo import PPOConfig, PPOResult, train_ppo
 from rlhf_mini.trainers.reward_model import (
     RewardModelConfig,
@@ -90,18 +110,23 @@ __all__ = [
     "GRPO_LOSS_TYPES",
     "GRPO_SCALES",
     "KL_ESTIMATORS",
+    "PREFERENCE_LOSS_TYPES",
     "AdaptiveKLController",
     "Comparisons",
     "DPOConfig",
     "DPOResult",
     "DPOvsPPO",
     "DPOvsPPOResult",
+    "GRPOConfig",
+    "GRPOResult",
     "MLPRewardModel",
     "OveroptimizationResult",
     "PPOConfig",
     "PPOResult",
     "PipelineResult",
     "PipelineStage",
+    "RLOOConfig",
+    "RLOOResult",
     "ResponseScore",
     "RewardModel",
     "RewardModelConfig",
@@ -149,6 +174,7 @@ __all__ = [
     "ppo_clip_loss_grad",
     "preference_probability",
     "proxy_reward_model",
+    "reverse_kl_optimal_policy",
     "revise",
     "reward_model_loss",
     "reward_model_training",
@@ -161,8 +187,10 @@ __all__ = [
     "simulate_comparisons",
     "supervised_finetune",
     "train_dpo",
+    "train_grpo",
     "train_ppo",
     "train_reward_model",
+    "train_rloo",
     "train_token_ppo",
     "win_probability_rewards",
 ]
