@@ -10,7 +10,8 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
     losses/       the equations: Bradley–Terry, the reward-model loss, PPO's clipped
                   surrogate, KL estimators and the KL-penalised reward, GAE, the DPO family
     models/       the tabular softmax policy, reward models, the Bradley–Terry score model
-    worlds/       the response bandit (with its data) and the bigram token world
+    worlds/       the response bandit (with its data), the bigram token world, and
+                  checkable questions for verifiable rewards
     trainers/     SFT, reward model, PPO, token-level PPO, GRPO and RLOO, DPO (and KTO,
                   SimPO, ORPO): one config each
     experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
@@ -101,6 +102,7 @@ from rlhf_mini.trainers.reward_model import (
 from rlhf_mini.trainers.sft import SFTConfig, sft_policy, supervised_finetune
 from rlhf_mini.trainers.token_ppo import TokenPPOConfig, TokenPPOResult, train_token_ppo
 from rlhf_mini.worlds.bandit import Comparisons, World, load_world, simulate_comparisons
+from rlhf_mini.worlds.verifiable import VerifiableWorld, load_verifiable_world, verify_answer
 
 __version__ = "0.1.0"
 
@@ -135,6 +137,7 @@ __all__ = [
     "SoftmaxPolicy",
     "TokenPPOConfig",
     "TokenPPOResult",
+    "VerifiableWorld",
     "World",
     "__version__",
     "base_policy",
@@ -163,6 +166,7 @@ __all__ = [
     "kl_penalized_rewards",
     "kto_loss",
     "kto_loss_grad",
+    "load_verifiable_world",
     "load_world",
     "mlp_reward_model_loss",
     "optimal_kl_policy",
@@ -192,5 +196,6 @@ __all__ = [
     "train_reward_model",
     "train_rloo",
     "train_token_ppo",
+    "verify_answer",
     "win_probability_rewards",
 ]
