@@ -14,11 +14,13 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
                   checkable questions for verifiable rewards
     trainers/     SFT, reward model, PPO, token-level PPO, GRPO and RLOO, DPO (and KTO,
                   SimPO, ORPO): one config each
-    experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
+    experiments/  the pipeline, overoptimisation, DPO vs PPO, the method comparison, the
+                  alignment playground
     cli/          ``python -m rlhf_mini``
 """
 
 from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
+from rlhf_mini.experiments.method_comparison import MethodComparison, compare_methods
 from rlhf_mini.experiments.overoptimization import (
     OveroptimizationResult,
     gold_peak,
@@ -122,6 +124,7 @@ __all__ = [
     "GRPOConfig",
     "GRPOResult",
     "MLPRewardModel",
+    "MethodComparison",
     "OveroptimizationResult",
     "PPOConfig",
     "PPOResult",
@@ -147,6 +150,7 @@ __all__ = [
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
     "compare_dpo_ppo",
+    "compare_methods",
     "critique",
     "default_reward_model",
     "dpo_loss",

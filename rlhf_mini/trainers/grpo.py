@@ -158,7 +158,7 @@ class GRPOConfig(_GroupConfig):
 class RLOOConfig(_GroupConfig):
     """Settings of :func:`train_rloo`."""
 
-    lr: float = 10.0
+    lr: float = 5.0
     """Step size on the logits (per prompt; advantages are in reward units, ~0.1 here)."""
 
 
