@@ -28,8 +28,8 @@ graph is strongly connected; see :func:`rlhf_mini.fit_bradley_terry`), the minim
 the KL-regularised optimum pi* of :func:`rlhf_mini.optimal_kl_policy` for the reward the
 Bradley–Terry model infers from the data. Prompts without comparisons keep pi_ref.
 
-The DPO family (``loss_type``; one branch per loss in :func:`_pair_losses`, each with its
-equation and paper). "sigmoid", "ipo", "hinge" and "robust" are :func:`rlhf_mini.dpo_loss`.
+The DPO family (``loss_type``; one branch per loss in ``_pair_losses``, each with its
+equation and paper, and its gradient in ``_pair_grads``). "sigmoid", "ipo", "hinge" and "robust" are :func:`rlhf_mini.dpo_loss`.
 Three more change what DPO's loss is built from:
 
 - "kto" (Ethayarajh et al. 2024, arXiv 2402.01306; :func:`rlhf_mini.kto_loss`): learns from
@@ -189,7 +189,7 @@ class _Pairs:
         self, xp: Any, flat_logp: Any, cfg: DPOConfig, kl: float
     ) -> tuple[float, float, float]:
         """Mean loss, accuracy and implicit reward margin of the policy on these pairs."""
-        losses, _, _, chosen_rewards, rejected_rewards = _pair_losses(
+        losses, chosen_rewards, rejected_rewards = _pair_losses(
             xp, self.s_w @ flat_logp, self.s_l @ flat_logp, self.ref_w, self.ref_l, cfg, kl
         )
         margin = chosen_rewards - rejected_rewards
@@ -203,7 +203,7 @@ class _Pairs:
         self, xp: Any, flat_logp: Any, cfg: DPOConfig, kl: float, shape: tuple[int, int]
     ) -> Any:
         """d mean-loss / d log pi(y|x), scattered back onto the (P, K) table."""
-        _, g_w, g_l, _, _ = _pair_losses(
+        g_w, g_l = _pair_grads(
             xp, self.s_w @ flat_logp, self.s_l @ flat_logp, self.ref_w, self.ref_l, cfg, kl
         )
         return xp.reshape((self.weight * g_w) @ self.s_w + (self.weight * g_l) @ self.s_l, shape)
@@ -211,47 +211,62 @@ class _Pairs:
 
 def _pair_losses(
     xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, cfg: DPOConfig, kl: float
-) -> tuple[Any, Any, Any, Any, Any]:
-    """Per distinct comparison (t,): the loss, its derivatives w.r.t. log pi(y_w|x) and
-    log pi(y_l|x), and the chosen and rejected implicit rewards. ``kl`` is the exact
-    KL(pi || pi_ref), mean over prompts (KTO's reference point)."""
+) -> tuple[Any, Any, Any]:
+    """Per distinct comparison (t,): the loss and the chosen and rejected implicit rewards.
+    ``kl`` is the exact KL(pi || pi_ref), mean over prompts (KTO's reference point)."""
     beta = cfg.beta
     if cfg.loss_type in DPO_LOSS_TYPES:
         # Rafailov et al. 2023 (arXiv 2305.18290) and variants: a function of
         # h = (log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))
-        args = (logp_w, logp_l, ref_w, ref_l, beta, cfg.loss_type, cfg.label_smoothing)
-        losses, chosen, rejected = dpo_loss(*args)
-        g_w, g_l = dpo_loss_grad(*args)
-    elif cfg.loss_type == "kto":
+        return dpo_loss(logp_w, logp_l, ref_w, ref_l, beta, cfg.loss_type, cfg.label_smoothing)
+    if cfg.loss_type == "kto":
         # Ethayarajh et al. 2024 (arXiv 2402.01306): each comparison is one desirable example
         # (y_w) and one undesirable one (y_l); z0 = KL(pi || pi_ref), no gradient through it.
         #   L = (1/2) [ (1 - sigmoid(beta (logratio(y_w) - z0)))
         #             + (1 - sigmoid(beta (z0 - logratio(y_l)))) ]
-        z0_policy, z0_ref = xp.asarray([kl], dtype=logp_w.dtype), xp.zeros_like(logp_w[:1])
-        if hasattr(logp_w, "device"):
-            z0_policy = xp.asarray([kl], dtype=logp_w.dtype, device=logp_w.device)
-        args = (logp_w, logp_l, z0_policy, ref_w, ref_l, z0_ref)
-        both, chosen, rejected, _ = kto_loss(*args, beta=beta)
+        both, chosen, rejected, _ = kto_loss(
+            *_kto_inputs(xp, logp_w, logp_l, ref_w, ref_l, kl), beta=beta
+        )
         t = logp_w.shape[0]
-        losses = (both[:t] + both[t:]) / 2
-        g_w, g_l = (g / 2 for g in kto_loss_grad(*args, beta=beta))
-    elif cfg.loss_type == "simpo":
+        return (both[:t] + both[t:]) / 2, chosen, rejected
+    if cfg.loss_type == "simpo":
         # Meng et al. 2024 (arXiv 2405.14734): no reference; average log-prob = log pi (|y| = 1)
         #   L = -log sigmoid(beta (log pi(y_w) - log pi(y_l)) - gamma)   (label-smoothed)
-        kw = {"beta": beta, "gamma": cfg.simpo_gamma, "label_smoothing": cfg.label_smoothing}
-        losses, chosen, rejected = simpo_loss(logp_w, logp_l, **kw)
-        g_w, g_l = simpo_loss_grad(logp_w, logp_l, **kw)
-    else:  # "orpo"
-        # Hong et al. 2024 (arXiv 2403.07691): SFT on y_w plus beta times the odds-ratio term
-        #   L = -log pi(y_w) - beta log sigmoid(log odds(y_w) - log odds(y_l)),  odds = P/(1-P)
-        odds_losses, _ = orpo_loss(logp_w, logp_l, beta=beta)
-        losses = -logp_w + odds_losses
-        g_odds_w, g_l = orpo_loss_grad(logp_w, logp_l, beta=beta)
-        g_w = g_odds_w - 1.0
-        chosen, rejected = beta * logp_w, beta * logp_l
+        return simpo_loss(
+            logp_w, logp_l, beta=beta, gamma=cfg.simpo_gamma, label_smoothing=cfg.label_smoothing
+        )
+    # "orpo": Hong et al. 2024 (arXiv 2403.07691): SFT on y_w plus beta times the odds ratio
+    #   L = -log pi(y_w) - beta log sigmoid(log odds(y_w) - log odds(y_l)),  odds = P / (1 - P)
+    odds_losses, _ = orpo_loss(logp_w, logp_l, beta=beta)
+    return -logp_w + odds_losses, beta * logp_w, beta * logp_l
+
+
+def _pair_grads(
+    xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, cfg: DPOConfig, kl: float
+) -> tuple[Any, Any]:
+    """d loss / d log pi(y_w|x) and d loss / d log pi(y_l|x) per distinct comparison, for
+    each loss of :func:`_pair_losses` (same order of branches)."""
+    beta = cfg.beta
+    if cfg.loss_type in DPO_LOSS_TYPES:
+        return dpo_loss_grad(logp_w, logp_l, ref_w, ref_l, beta, cfg.loss_type, cfg.label_smoothing)
+    if cfg.loss_type == "kto":  # each half of the comparison's loss
+        g_w, g_l = kto_loss_grad(*_kto_inputs(xp, logp_w, logp_l, ref_w, ref_l, kl), beta=beta)
+        return g_w / 2, g_l / 2
     if cfg.loss_type == "simpo":
-        chosen, rejected = beta * logp_w, beta * logp_l
-    return losses, g_w, g_l, chosen, rejected
+        return simpo_loss_grad(
+            logp_w, logp_l, beta=beta, gamma=cfg.simpo_gamma, label_smoothing=cfg.label_smoothing
+        )
+    g_w, g_l = orpo_loss_grad(logp_w, logp_l, beta=beta)  # "orpo"
+    return g_w - 1.0, g_l  # the SFT term -log pi(y_w) adds -1 to d / d log pi(y_w)
+
+
+def _kto_inputs(
+    xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, kl: float
+) -> tuple[Any, ...]:
+    """kto_loss's six arrays: desirable = chosen, undesirable = rejected, and the reference
+    point z0 = KL(pi || pi_ref) given as one "mismatched pair" with log-ratio kl."""
+    z0 = xp.zeros_like(logp_w[:1]) + kl  # (1,), dtype and device of logp_w
+    return logp_w, logp_l, z0, ref_w, ref_l, xp.zeros_like(z0)
 
 
 def _check_data(name: str, c: Any, n_prompts: int) -> None:
@@ -329,8 +344,10 @@ def train_dpo(
     for step in range(cfg.steps + 1):
         policy = reference.copy(params["logits"])
         flat = xp.reshape(policy.log_probs(), (-1,))
-        kl = float(xp.mean(policy.kl(reference)))
-        if step % log_every == 0 or step == cfg.steps:
+        logging = step % log_every == 0 or step == cfg.steps
+        # the exact KL: logged, and KTO's reference point (no other loss needs it)
+        kl = float(xp.mean(policy.kl(reference))) if logging or cfg.loss_type == "kto" else 0.0
+        if logging:
             loss, accuracy, margin = train.evaluate(xp, flat, cfg, kl)
             values = {"step": step, "loss": loss, "accuracy": accuracy, "reward_margin": margin}
             if test is not None:

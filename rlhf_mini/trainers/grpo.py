@@ -70,6 +70,7 @@ from rlhf_mini.core.checks import check_in_range, check_int, check_non_negative,
 from rlhf_mini.core.config import TrainerConfig
 from rlhf_mini.core.numerics import exp_log_ratio, log_softmax, one_hot
 from rlhf_mini.core.runs import PolicyRun
+from rlhf_mini.core.sampling import sample_categorical
 from rlhf_mini.losses.group_advantages import GRPO_SCALES, grpo_advantages, rloo_advantages
 from rlhf_mini.losses.grpo import grpo_loss_grad
 from rlhf_mini.models.reward_model import REWARD_SCALES, win_probability_rewards
@@ -227,11 +228,13 @@ def _train_group(
             history[key].append(values[key])
 
     log(0, 0.0, 0.0)
+    theta = reference.logits  # (P, K): the policy's logits, a SoftmaxPolicy only to log
     for step in range(1, cfg.steps + 1):
         lr_now = cfg.lr * (1.0 - (step - 1) / cfg.steps) if cfg.anneal_lr else cfg.lr
         # 1. A group of G samples per prompt from pi_old, and what each scored
-        logp_old = policy.log_probs()  # (P, K)
-        y = to_numpy(policy.sample(rng.random((n_prompts, g_size))))  # (P, G) candidates
+        logp_old = log_softmax(xp, theta)  # (P, K)
+        uniforms = b.asarray(rng.random((n_prompts, g_size)))
+        y = to_numpy(sample_categorical(xp, xp.exp(logp_old), uniforms))  # (P, G) candidates
         pick = b.asarray(one_hot(y, k))  # (P, G, K)
         scores, old, ref = _sampled(pick, r), _sampled(pick, logp_old), _sampled(pick, logp_ref)
         # 2. Advantages from the group: the baseline a critic would otherwise give
@@ -243,14 +246,14 @@ def _train_group(
         spread = xp.max(scores, axis=1) - xp.min(scores, axis=1)
         zero_std = float(xp.mean(xp.astype(spread == 0, scores.dtype)))
         # 3. update_epochs gradient steps on the clipped loss (with GRPO's k3 term)
-        theta, clipped = policy.logits, 0.0
+        clipped = 0.0
         for _ in range(cfg.update_epochs):
             theta, clipped_now = _step(
                 cfg, theta, pick, old, ref, advantages, ones, beta_loss, clip_high, lr_now
             )
             clipped += clipped_now
-        policy = reference.copy(theta)
         if step % log_every == 0 or step == cfg.steps:
+            policy = reference.copy(theta)
             log(step, clipped / cfg.update_epochs, zero_std)
     return history, policy, reference
 
