@@ -152,15 +152,14 @@ def build(w: Widget) -> None:
 
     def draw() -> None:
         res = state["result"]
-        series = [
+        series = [  # the ceiling starts at the SFT reference (KL 0)
             Series(
-                "ceiling (best possible)",
-                [(p["kl"], p["gold_reward"]) for p in res.ceiling],
+                "ceiling (best possible), from the SFT model",
+                [(0.0, res.reference_gold)] + [(p["kl"], p["gold_reward"]) for p in res.ceiling],
                 STYLES["ceiling"],
                 line=True,
                 markers=False,
-            ),
-            Series("SFT reference", [(0.0, res.reference_gold)], STYLES["ceiling"]),
+            )
         ]
         for method, pts in res.points.items():
             if shown[method].checked:
