@@ -55,6 +55,12 @@ pi_old = pi:
   reward rises, and a smaller beta buys more reward for more KL.
 
 The history is exact (computed from the policy table), as in :func:`rlhf_mini.train_ppo`.
+
+On a language model the loop is the same with tokens: ``logp``, ``logp_old`` and
+``logp_ref`` become (n, T) per-token log-probabilities of the sampled completions with a
+padding mask, the advantage of a completion is shared by its tokens, and GRPO's
+``loss_type`` ("grpo", "dapo", "dr_grpo") decides how completions of different lengths are
+weighted (:func:`rlhf_mini.grpo_loss` takes all of that as it is).
 """
 
 from __future__ import annotations
