@@ -75,8 +75,8 @@ from rlhf_mini.models.reward_model import (
 from rlhf_mini.models.softmax_policy import (
     SoftmaxPolicy,
     base_policy,
+    forward_kl_optimal_policy,
     optimal_kl_policy,
-    reverse_kl_optimal_policy,
 )
 from rlhf_mini.trainers.dpo import (
     PREFERENCE_LOSS_TYPES,
@@ -157,6 +157,7 @@ __all__ = [
     "dpo_loss_grad",
     "dpo_optimal_policy",
     "fit_bradley_terry",
+    "forward_kl_optimal_policy",
     "gae",
     "gold_peak",
     "grpo_advantages",
@@ -182,7 +183,6 @@ __all__ = [
     "ppo_clip_loss_grad",
     "preference_probability",
     "proxy_reward_model",
-    "reverse_kl_optimal_policy",
     "revise",
     "reward_model_loss",
     "reward_model_training",

@@ -8,10 +8,10 @@ import pytest
 from rlhf_mini import (
     SoftmaxPolicy,
     default_reward_model,
+    forward_kl_optimal_policy,
     grpo_loss_grad,
     kl_estimator_grad,
     optimal_kl_policy,
-    reverse_kl_optimal_policy,
     sft_policy,
     train_grpo,
     train_rloo,
@@ -42,9 +42,9 @@ def _kl(p, q):
 # --- the two optima ---------------------------------------------------------------------------
 
 
-def test_reverse_kl_optimal_policy_is_the_maximiser(reference, win):
+def test_forward_kl_optimal_policy_is_the_maximiser(reference, win):
     beta = 0.2
-    star = reverse_kl_optimal_policy(reference, win, beta)
+    star = forward_kl_optimal_policy(reference, win, beta)
     pi, pi_ref = star.to_numpy(), reference.to_numpy()
 
     def objective(p):  # E_p[r] - beta KL(pi_ref || p), per prompt
@@ -58,17 +58,17 @@ def test_reverse_kl_optimal_policy_is_the_maximiser(reference, win):
     for _ in range(20):
         other = star.copy(star.logits + rng.normal(scale=0.3, size=star.shape)).to_numpy()
         assert np.all(objective(other) < best)
-    # a weaker leash moves further; and for one beta the reverse KL keeps more of pi_ref's
-    # mass on the worse responses than the forward optimum does (its tail is 1 / (mu - r))
-    assert _kl(reverse_kl_optimal_policy(reference, win, 0.05), reference) > _kl(star, reference)
-    forward = optimal_kl_policy(reference, win, beta).to_numpy()
+    # a weaker leash moves further; and for one beta the forward KL keeps more of pi_ref's
+    # mass on the worse responses than the RLHF optimum does (its tail is 1 / (mu - r))
+    assert _kl(forward_kl_optimal_policy(reference, win, 0.05), reference) > _kl(star, reference)
+    rlhf = optimal_kl_policy(reference, win, beta).to_numpy()
     worst = np.argmin(win, axis=1)
     rows = np.arange(win.shape[0])
-    assert np.all(pi[rows, worst] > forward[rows, worst])
+    assert np.all(pi[rows, worst] > rlhf[rows, worst])
     with pytest.raises(ValueError, match="rewards must have shape"):
-        reverse_kl_optimal_policy(reference, win[:3], beta)
+        forward_kl_optimal_policy(reference, win[:3], beta)
     with pytest.raises(ValueError, match="beta must be > 0"):
-        reverse_kl_optimal_policy(reference, win, 0.0)
+        forward_kl_optimal_policy(reference, win, 0.0)
 
 
 def _expected_logit_grad(pi, per_sample):
@@ -92,11 +92,11 @@ def _softmax(theta):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_k1_k2_k3_in_the_loss_are_gradients_of_zero_forward_and_reverse_kl(seed):
+def test_k1_k2_k3_in_the_loss_are_gradients_of_zero_reverse_and_forward_kl(seed):
     """The identity behind the two optima: with the samples held fixed (the loss is
     differentiated, the sampling distribution is not), in expectation over y ~ pi
 
-        d k1 -> 0,   d k2 -> d KL(pi || pi_ref),   d k3 -> d KL(pi_ref || pi);
+        d k1 -> 0,   d k2 -> d KL(pi || pi_ref) (reverse),   d k3 -> d KL(pi_ref || pi) (forward);
 
     and k1 put in the *reward* (REINFORCE on -k1) is d KL(pi || pi_ref) too."""
     rng = np.random.default_rng(seed)
@@ -104,11 +104,11 @@ def test_k1_k2_k3_in_the_loss_are_gradients_of_zero_forward_and_reverse_kl(seed)
     pi, pi_ref = _softmax(theta), _softmax(theta_ref)
     logp, logp_ref = np.log(pi), np.log(pi_ref)
 
-    def forward(t):
+    def kl_pi_ref(t):  # KL(pi || pi_ref), the reverse KL RLHF penalises
         p = _softmax(t)
         return np.sum(p * (np.log(p) - logp_ref))
 
-    def reverse(t):
+    def kl_ref_pi(t):  # KL(pi_ref || pi), the forward KL
         return np.sum(pi_ref * (logp_ref - np.log(_softmax(t))))
 
     grad = {
@@ -116,11 +116,11 @@ def test_k1_k2_k3_in_the_loss_are_gradients_of_zero_forward_and_reverse_kl(seed)
         for e in ("k1", "k2", "k3")
     }
     np.testing.assert_allclose(grad["k1"], 0.0, atol=1e-15)
-    np.testing.assert_allclose(grad["k2"], _numeric_grad(forward, theta), atol=1e-8)
-    np.testing.assert_allclose(grad["k3"], _numeric_grad(reverse, theta), atol=1e-8)
+    np.testing.assert_allclose(grad["k2"], _numeric_grad(kl_pi_ref, theta), atol=1e-8)
+    np.testing.assert_allclose(grad["k3"], _numeric_grad(kl_ref_pi, theta), atol=1e-8)
     np.testing.assert_allclose(grad["k3"], pi - pi_ref, atol=1e-15)  # in closed form
     in_reward = _expected_logit_grad(pi, logp - logp_ref)  # REINFORCE with reward -k1
-    np.testing.assert_allclose(in_reward, _numeric_grad(forward, theta), atol=1e-8)
+    np.testing.assert_allclose(in_reward, _numeric_grad(kl_pi_ref, theta), atol=1e-8)
     # and GRPO's loss gradient (advantage 0) is exactly beta times the k3 one
     g = grpo_loss_grad(
         logp[:, None], logp[:, None], logp_ref[:, None], np.zeros(5), np.ones((5, 1)), beta=0.3
@@ -142,22 +142,22 @@ def test_rloo_approaches_the_kl_regularised_optimum(scores, reference, win, beta
 
 
 @pytest.mark.parametrize(("beta", "group_size"), [(0.1, 8), (0.3, 8), (0.1, 2)])
-def test_grpo_without_std_scaling_approaches_the_reverse_kl_optimum(
+def test_grpo_without_std_scaling_approaches_the_forward_kl_optimum(
     scores, reference, win, beta, group_size
 ):
     """k3 in the loss pulls toward KL(pi_ref || pi), and the group mean (which includes the
     sample) scales the policy gradient by (G - 1)/G: the optimum of (G - 1)/G E[r] -
-    beta KL(pi_ref || pi), i.e. reverse_kl_optimal_policy with beta G / (G - 1)."""
+    beta KL(pi_ref || pi), i.e. forward_kl_optimal_policy with beta G / (G - 1)."""
     res = train_grpo(
         scores, beta=beta, group_size=group_size, scale_rewards="none", lr=3.0, steps=300, seed=0
     )
-    target = reverse_kl_optimal_policy(reference, win, beta * group_size / (group_size - 1))
+    target = forward_kl_optimal_policy(reference, win, beta * group_size / (group_size - 1))
     end = _kl(res.policy, target)
     assert end < 0.01 * _kl(reference, target)
-    # ... and not the forward optimum, nor the reverse one without the (G - 1)/G factor
+    # ... and not the RLHF optimum, nor the forward-KL one without the (G - 1)/G factor
     assert _kl(res.policy, optimal_kl_policy(reference, win, beta)) > 20 * end
     if group_size == 2:  # the factor is 1/2 here: clearly another policy
-        assert _kl(res.policy, reverse_kl_optimal_policy(reference, win, beta)) > 20 * end
+        assert _kl(res.policy, forward_kl_optimal_policy(reference, win, beta)) > 20 * end
 
 
 @pytest.mark.parametrize(("train", "kw"), [(train_grpo, {}), (train_rloo, {})])

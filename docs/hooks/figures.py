@@ -643,8 +643,8 @@ def _kl_placement(fig: Any) -> None:
     beta, g = 0.1, 8
     rloo = rm.train_rloo(scores, beta=beta, steps=300, seed=0).policy
     grpo = rm.train_grpo(scores, beta=beta, scale_rewards="none", lr=3.0, steps=300, seed=0)
-    forward = rm.optimal_kl_policy(reference, win, beta)
-    backward = rm.reverse_kl_optimal_policy(reference, win, beta * g / (g - 1))
+    rlhf = rm.optimal_kl_policy(reference, win, beta)
+    covering = rm.forward_kl_optimal_policy(reference, win, beta * g / (g - 1))
     world = rm.load_world()
     x = world.prompt_index("boiling-point")
     left, right = fig.subplots(1, 2, width_ratios=[1.4, 1])
@@ -652,9 +652,9 @@ def _kl_placement(fig: Any) -> None:
     bars = (
         ("SFT reference", reference, GREY, None),
         ("RLOO (trained)", rloo, ORANGE, None),
-        ("forward optimum", forward, ORANGE, "//"),
+        ("optimum, KL(π‖π_ref)", rlhf, ORANGE, "//"),
         ("GRPO, no std (trained)", grpo.policy, INDIGO, None),
-        ("reverse optimum", backward, INDIGO, "//"),
+        ("optimum, KL(π_ref‖π)", covering, INDIGO, "//"),
     )
     width = 0.16
     for j, (label, policy, colour, hatch) in enumerate(bars):
@@ -676,7 +676,7 @@ def _kl_placement(fig: Any) -> None:
     betas = np.geomspace(0.01, 3.0, 40)
     fwd = [np.mean(rm.optimal_kl_policy(reference, win, b).kl(reference)) for b in betas]
     rev = [
-        np.mean(rm.reverse_kl_optimal_policy(reference, win, b * g / (g - 1)).kl(reference))
+        np.mean(rm.forward_kl_optimal_policy(reference, win, b * g / (g - 1)).kl(reference))
         for b in betas
     ]
     right.plot(betas, fwd, color=ORANGE, lw=2, label="KL in the reward (PPO, RLOO)")

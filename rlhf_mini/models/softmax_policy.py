@@ -5,7 +5,10 @@ Public names
 SoftmaxPolicy                pi(y | x) = softmax(theta[x])_y, theta a (P, K) table of logits
 base_policy(world)           the "pretrained" model: theta = phi . w_base
 optimal_kl_policy(...)       the KL-regularised optimum pi*(y) ∝ pi_ref(y) exp(r(y) / beta)
-reverse_kl_optimal_policy()  the optimum with KL(pi_ref || pi) instead: pi ∝ pi_ref / (mu - r)
+forward_kl_optimal_policy()  the optimum with KL(pi_ref || pi) instead: pi ∝ pi_ref / (mu - r)
+
+Naming: KL(pi || pi_ref), the policy first, is the *reverse* KL (mode-seeking), the one the
+RLHF objective penalises; KL(pi_ref || pi) is the *forward* KL (mass-covering).
 
 (Supervised fine-tuning of this policy is a trainer: :mod:`rlhf_mini.trainers.sft`.)
 
@@ -30,7 +33,7 @@ from rlhf_mini.core.checks import check_positive
 from rlhf_mini.core.numerics import log_softmax
 from rlhf_mini.core.sampling import sample_categorical
 
-__all__ = ["SoftmaxPolicy", "base_policy", "optimal_kl_policy", "reverse_kl_optimal_policy"]
+__all__ = ["SoftmaxPolicy", "base_policy", "forward_kl_optimal_policy", "optimal_kl_policy"]
 
 
 def _backend(backend: Any, device: Any) -> Backend:
@@ -136,8 +139,8 @@ def optimal_kl_policy(reference: SoftmaxPolicy, rewards: Any, beta: float) -> So
     return reference.copy(to_numpy(reference.log_probs()) + r / beta)
 
 
-def reverse_kl_optimal_policy(reference: SoftmaxPolicy, rewards: Any, beta: float) -> SoftmaxPolicy:
-    """The maximiser of reward minus beta times the *reverse* KL, for every prompt x:
+def forward_kl_optimal_policy(reference: SoftmaxPolicy, rewards: Any, beta: float) -> SoftmaxPolicy:
+    """The maximiser of reward minus beta times the *forward* KL, for every prompt x:
 
         max_pi  E_{y~pi}[r(x, y)] - beta KL(pi_ref(.|x) || pi(.|x))
         pi(y | x) = beta pi_ref(y | x) / (mu(x) - r(x, y))
@@ -148,7 +151,7 @@ def reverse_kl_optimal_policy(reference: SoftmaxPolicy, rewards: Any, beta: floa
     held fixed, E_{y~pi}[d k3 / d theta] is the gradient of KL(pi_ref || pi), not of
     KL(pi || pi_ref). Where :func:`optimal_kl_policy` falls off exponentially in the reward,
     this one falls off like 1 / (mu - r): every response the reference gives mass keeps
-    some, since the reverse KL is infinite where pi = 0 < pi_ref.
+    some, since KL(pi_ref || pi) is infinite where pi = 0 < pi_ref (mass-covering).
 
     mu is found by bisection on (max r, max r + beta], where the row sum
     sum_y beta pi_ref(y) / (mu - r(y)) falls from +infinity to at most 1 (monotonically).
@@ -157,7 +160,7 @@ def reverse_kl_optimal_policy(reference: SoftmaxPolicy, rewards: Any, beta: floa
     --------
     >>> import numpy as np
     >>> ref = SoftmaxPolicy(np.zeros((1, 2)))
-    >>> reverse_kl_optimal_policy(ref, np.array([[1.0, 0.0]]), beta=1.0).to_numpy().round(4)
+    >>> forward_kl_optimal_policy(ref, np.array([[1.0, 0.0]]), beta=1.0).to_numpy().round(4)
     array([[0.7071, 0.2929]])
     >>> optimal_kl_policy(ref, np.array([[1.0, 0.0]]), beta=1.0).to_numpy().round(4)
     array([[0.7311, 0.2689]])

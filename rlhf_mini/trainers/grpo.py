@@ -44,10 +44,11 @@ pi_old = pi:
   group mean includes the sample itself, which scales the policy gradient by (G - 1) / G.
   And the k3 term, differentiated with the samples held fixed, has expectation
   sum_y pi(y) (1 - pi_ref(y)/pi(y)) d log pi(y) = -sum_y pi_ref(y) d log pi(y): the gradient
-  of the *reverse* KL(pi_ref || pi), not of KL(pi || pi_ref). The stationary point maximises
+  of the *forward* KL(pi_ref || pi) (mass-covering), not of the reverse KL(pi || pi_ref) that
+  RLHF penalises (Tang & Munos 2025, arXiv 2506.09477). The stationary point maximises
   (G - 1)/G E_pi[r] - beta KL(pi_ref || pi):
   pi(y) = beta' pi_ref(y) / (mu - r(y)) with beta' = beta G / (G - 1)
-  (:func:`rlhf_mini.reverse_kl_optimal_policy`).
+  (:func:`rlhf_mini.forward_kl_optimal_policy`).
 - GRPO with ``scale_rewards="group"`` (the paper's and TRL's default). Dividing by each
   group's standard deviation rescales every update by a factor that depends on the rewards
   drawn (large where a group's rewards nearly agree); the update is then the gradient of no
