@@ -77,6 +77,7 @@ serve: build
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: setup lint npm chromium
 	$(PY) -m pytest -q

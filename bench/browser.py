@@ -11,7 +11,10 @@ wasm cache: a reader's first visit). Reports, median of ``--runs`` (default 5):
 - click -> read-out updated, p95 over ``--clicks`` clicks on the playground's example
   buttons, timed in the page around the synchronous ``click()`` (the handler runs Python
   and updates the read-outs before ``click()`` returns);
-- PPO sweep compute in Pyodide: the ``ppo-sweep`` widget's Run button, timed the same way.
+- PPO sweep compute in Pyodide: the ``ppo-sweep`` widget's Run button, timed the same way;
+- the tiny transformer's forward + backward on 16 x 32 tokens, a sampling pass and one PPO
+  iteration's model work in Pyodide (``bench/lm_pyodide.py``: Pyodide 0.27.7 under Node,
+  whose V8 runs the WebAssembly as Chromium does).
 
 Targets (issue 6, on the 2-core dev machine): ready <= 2.5 s, click p95 <= 50 ms,
 sweep <= 1 s.
@@ -31,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path.insert(0, str(ROOT / "bench"))
 from sitebuild import CHROMIUM, CHROMIUM_ARGS, Server, pages_with  # noqa: E402
 
 READY_PROBE = """
@@ -187,6 +191,16 @@ def main() -> None:
                 browser.close()
         finally:
             server.close()
+    print("tiny transformer in Pyodide (bench/lm_pyodide.py, CPU ms, best of 3):")
+    import lm_pyodide
+
+    lm_pyodide.ensure_wheels()
+    for row in lm_pyodide.pyodide_rows(3):
+        print(
+            f"  {row['size']} {row['dtype']}: fwd+bwd 16x32 {row['fwd_bwd_ms']:.0f} ms, "
+            f"sample 16x32 {row['sample_ms']:.0f} ms, PPO iteration {row['ppo_iter_ms']:.0f} ms"
+            "   target <= 300 ms"
+        )
 
 
 if __name__ == "__main__":

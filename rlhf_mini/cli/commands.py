@@ -38,14 +38,14 @@ class UsageError(Exception):
 Plot = Callable[[str], None]
 
 #: run_pipeline's keywords the pipeline command sets (flag -> keyword, parser, help)
-_PIPELINE_FLAGS = {
+_PIPELINE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--n": ("n_comparisons", positive_int, "simulated comparisons"),
     "--beta": ("beta", positive, "PPO's KL coefficient"),
     "--steps": ("ppo_steps", positive_int, "PPO steps"),
     "--seed": ("seed", seed, "random seed"),
 }
 _PIPELINE_KEYWORDS = ("n_comparisons", "beta", "ppo_steps", "seed", "backend", "device", "dtype")
-_OVEROPTIMIZATION_FLAGS = {
+_OVEROPTIMIZATION_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--sweep": ("sweep", str, "beta: one optimum per beta; steps: one PPO run"),
     "--method": ("method", str, "exact: the closed-form optimum; ppo: a PPO run per beta"),
     "--n": ("n_comparisons", positive_int, "the proxy's comparisons"),
@@ -200,20 +200,20 @@ def _cmd_ppo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
         bar.close()
         columns = ["beta", "score", "kl", "entropy", "clip_fraction"]
         title = f"Token-level PPO, {steps} updates, seed {res.config['seed']}"
-        x_key, curves = "step", ("score", "kl")
+        x_key, curves = "step", ("score", "kl", "entropy")
     else:
         options = given(args, field_names(PPOConfig))
         options.pop("beta", None)
         bar = progress(len(betas), "PPO")
         for beta in betas:
-            res = train_ppo(beta=beta, **options)
-            runs.append({"beta": beta, **res.to_dict()})
+            run = train_ppo(beta=beta, **options)
+            runs.append({"beta": beta, **run.to_dict()})
             bar.update(1)
         bar.close()
         columns = ["beta", "proxy_reward", "gold_reward", "kl", "entropy"]
         title = (
-            f"PPO with a KL penalty (response level), {res.config['steps']} steps, "
-            f"seed {res.config['seed']}"
+            f"PPO with a KL penalty (response level), {run.config['steps']} steps, "
+            f"seed {run.config['seed']}"
         )
         x_key, curves = "step", ("proxy_reward", "gold_reward", "kl")
     rows = [[run["beta"], *(run["final"][k] for k in columns[1:])] for run in runs]
@@ -239,12 +239,12 @@ def _cmd_group(args: argparse.Namespace) -> tuple[Any, str, Plot]:
     """``grpo`` and ``rloo``: one run per --beta against the default reward model."""
     from rlhf_mini import GRPOConfig, RLOOConfig, train_grpo, train_rloo
 
-    cls, train, name = {
-        "grpo": (GRPOConfig, train_grpo, "GRPO"),
-        "rloo": (RLOOConfig, train_rloo, "RLOO"),
-    }[args.command]
+    grpo = args.command == "grpo"
+    cls: type[GRPOConfig | RLOOConfig] = GRPOConfig if grpo else RLOOConfig
+    train: Callable[..., Any] = train_grpo if grpo else train_rloo
+    name = args.command.upper()
     options = given(args, field_names(cls))
-    betas = options.pop("beta", [cls.beta])
+    betas = options.pop("beta", [cls().beta])
     runs = []
     bar = progress(len(betas), name)
     for beta in betas:

@@ -17,6 +17,9 @@ and exit with status 2.
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision
     rlhf-mini best-of-n         exact best-of-n on the bandit: KL vs log n - (n-1)/n
     rlhf-mini export-trl DIR    preference data, prompts, reward and scripts for TRL
+    rlhf-mini lm-pretrain       pretrain the tiny transformer and fine-tune it (SFT)
+    rlhf-mini lm-sample         samples of the shipped base or SFT language model
+    rlhf-mini lm-reward-model   a reward model on the SFT trunk, from sampled comparisons
 
 A trainer's flags are built from its config (``--steps``, ``--lr`` ... of
 :class:`rlhf_mini.PPOConfig`), so its defaults live in one place (:mod:`rlhf_mini.cli.options`).
@@ -31,7 +34,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rlhf_mini.cli import bridge, commands
+from rlhf_mini.cli import bridge, commands, lm
 from rlhf_mini.cli.output import jsonable, require_matplotlib
 
 PROG = "rlhf-mini"
@@ -50,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
     bridge.register(sub)
+    lm.register(sub)
     return parser
 
 

@@ -15,7 +15,7 @@ import inspect
 import math
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rlhf_mini.core.config import field_docs
@@ -93,8 +93,13 @@ def _parser_for(hint: Any) -> tuple[Callable[[str], Any] | None, bool]:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         optional = len(args) < len(typing.get_args(hint))
         hint = args[0]
-    parse = {int: integer, float: number, str: str, bool: None}[hint]
-    return parse, optional
+    parsers: dict[Any, Callable[[str], Any] | None] = {
+        int: integer,
+        float: number,
+        str: str,
+        bool: None,
+    }
+    return parsers[hint], optional
 
 
 def _describe(value: Any) -> str:
@@ -114,7 +119,7 @@ def add_config_options(
     one or more values (one run per value); fields in ``skip`` get no flag.
     """
     many, skip = set(many), set(skip)
-    entries: dict[str, list[tuple[str, dataclasses.Field, Any, str]]] = {}
+    entries: dict[str, list[tuple[str, dataclasses.Field, Any, str | None]]] = {}
     for label, cls in configs:
         hints, docs = typing.get_type_hints(cls), field_docs(cls)
         for f in dataclasses.fields(cls):
@@ -150,7 +155,7 @@ def add_config_options(
 def add_signature_options(
     parser: argparse.ArgumentParser,
     function: Callable[..., Any],
-    flags: dict[str, tuple[str, Callable[[str], Any], str]],
+    flags: Mapping[str, tuple[str, Callable[[str], Any], str]],
 ) -> None:
     """Flags for keyword arguments of ``function``, their defaults read from its signature.
 

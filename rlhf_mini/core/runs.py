@@ -9,12 +9,15 @@ reproduces the run. ``final()`` is the last logged value of every metric.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the policy is a model; core does not import the layers above it
+    from rlhf_mini.models.softmax_policy import SoftmaxPolicy
 
 __all__ = ["PolicyRun", "RunResult"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     """A training run: its ``config`` and its logged ``history``."""
 
@@ -34,13 +37,13 @@ class RunResult:
         }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PolicyRun(RunResult):
     """A run that trained a :class:`rlhf_mini.SoftmaxPolicy`: also the final ``policy`` and
     the frozen ``reference`` it started from."""
 
-    policy: Any = None
-    reference: Any = None
+    policy: SoftmaxPolicy
+    reference: SoftmaxPolicy
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, final values, history and the policy's probabilities."""

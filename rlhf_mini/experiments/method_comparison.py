@@ -150,7 +150,7 @@ def compare_methods(
             "proxy_reward": float(np.mean(policy.expected(win))),
         }
 
-    common = {"steps": steps, "anneal_lr": False, "log_every": steps, "seed": seed}
+    common: dict[str, Any] = {"steps": steps, "anneal_lr": False, "log_every": steps, "seed": seed}
     rl = {"reference": reference, "world": world, **common}
     points: dict[str, list[dict[str, float]]] = {}
     for method in methods:
@@ -165,10 +165,9 @@ def compare_methods(
             ]
         elif method == "dpo":
             runs = [
-                (b, train_dpo(comparisons, beta=b, lr=DPO_LR, reference=reference, **common))
+                (b, train_dpo(comparisons, beta=b, lr=DPO_LR, reference=reference, **common).policy)
                 for b in dpo_betas
             ]
-            runs = [(b, run.policy) for b, run in runs]
         else:  # best_of_n: exact, from the SFT policy, selected by the reward model
             pi, tiny = reference.to_numpy(), np.finfo(float).tiny
             runs = [

@@ -208,11 +208,11 @@ class AdaptiveKLController:
 
     def update(self, current_kl: float, n_steps: int) -> None:
         current_kl = check_real_scalar(current_kl, "current_kl")
-        n_steps = check_real_scalar(n_steps, "n_steps")
-        if n_steps < 0:
-            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+        steps = check_real_scalar(n_steps, "n_steps")
+        if steps < 0:
+            raise ValueError(f"n_steps must be >= 0, got {steps}")
         proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
-        self.value *= 1.0 + proportional_error * n_steps / self.horizon
+        self.value *= 1.0 + proportional_error * steps / self.horizon
 
     def __repr__(self) -> str:
         return (

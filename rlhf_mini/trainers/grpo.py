@@ -184,14 +184,13 @@ class RLOOResult(PolicyRun):
 
 
 def _train_group(
-    method: str,
-    cfg: _GroupConfig,
+    cfg: GRPOConfig | RLOOConfig,
     rewards: Any,
     reference: SoftmaxPolicy | None,
     gold: Any,
     world: Any,
 ) -> tuple[dict[str, list[float]], SoftmaxPolicy, SoftmaxPolicy]:
-    """The loop both trainers share; ``method`` is "grpo" or "rloo"."""
+    """The loop both trainers share; the config's class says which method it runs."""
     b = resolve_backend(cfg.backend, cfg.device, cfg.dtype)
     xp = b.xp
     if world is None and (reference is None or gold is None or rewards is None):
@@ -211,8 +210,8 @@ def _train_group(
         r_np = win_probability_rewards(r_np, reference)
     r = b.asarray(r_np)  # (P, K)
     g_size = cfg.group_size
-    clip_high = getattr(cfg, "clip_eps_high", None)
-    clip_high = cfg.clip_eps if clip_high is None else clip_high
+    high = cfg.clip_eps_high if isinstance(cfg, GRPOConfig) else None
+    clip_high = cfg.clip_eps if high is None else high
     log_every = cfg.log_every or max(1, cfg.steps // 100)
     logp_ref = reference.log_probs()  # (P, K)
     ones = b.asarray(np.ones((n_prompts * g_size, 1)))  # every "completion" is one action
@@ -245,11 +244,11 @@ def _train_group(
         pick = b.asarray(one_hot(y, k))  # (P, G, K)
         scores, old, ref = _sampled(pick, r), _sampled(pick, logp_old), _sampled(pick, logp_ref)
         # 2. Advantages from the group: the baseline a critic would otherwise give
-        if method == "rloo":
+        if isinstance(cfg, GRPOConfig):
+            advantages, beta_loss = grpo_advantages(scores, cfg.scale_rewards), cfg.beta
+        else:  # RLOO
             scores = scores - cfg.beta * (old - ref)  # KL (k1) in the reward
             advantages, beta_loss = rloo_advantages(scores), 0.0
-        else:
-            advantages, beta_loss = grpo_advantages(scores, cfg.scale_rewards), cfg.beta
         spread = xp.max(scores, axis=1) - xp.min(scores, axis=1)
         zero_std = float(xp.mean(xp.astype(spread == 0, scores.dtype)))
         # 3. update_epochs gradient steps on the clipped loss (with GRPO's k3 term)
@@ -345,7 +344,7 @@ def train_grpo(
     True
     """
     cfg = GRPOConfig.from_options(config, **options)
-    history, policy, ref = _train_group("grpo", cfg, rewards, reference, gold, world)
+    history, policy, ref = _train_group(cfg, rewards, reference, gold, world)
     return GRPOResult(history=history, config=cfg.to_dict(), policy=policy, reference=ref)
 
 
@@ -369,5 +368,5 @@ def train_rloo(
     (True, True)
     """
     cfg = RLOOConfig.from_options(config, **options)
-    history, policy, ref = _train_group("rloo", cfg, rewards, reference, gold, world)
+    history, policy, ref = _train_group(cfg, rewards, reference, gold, world)
     return RLOOResult(history=history, config=cfg.to_dict(), policy=policy, reference=ref)

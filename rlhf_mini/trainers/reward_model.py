@@ -17,7 +17,7 @@ for the linear model) with W drawn from N(0, 1/F) with the seed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -71,7 +71,7 @@ class RewardModelConfig(TrainerConfig):
         }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RewardModelResult(RunResult):
     """A trained reward model; ``history`` has one entry per logged step.
 
@@ -82,15 +82,15 @@ class RewardModelResult(RunResult):
     with the gold utility).
     """
 
-    model: RewardModel | MLPRewardModel | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    n_train: int = 0
-    n_heldout: int = 0
+    model: RewardModel | MLPRewardModel
+    metrics: dict[str, float]
+    n_train: int
+    n_heldout: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **super().to_dict(),
-            "weights": self.model.to_dict() if self.model is not None else None,
+            "weights": self.model.to_dict(),
             "metrics": dict(self.metrics),
             "n_train": self.n_train,
             "n_heldout": self.n_heldout,
@@ -235,7 +235,8 @@ class _Fit:
                 _, grad = reward_model_loss(self.params[0], self.phi_c, self.phi_r, cfg.l2)
                 grads: tuple[Any, ...] = (grad,)
             else:
-                _, grads = mlp_reward_model_loss(*self.params, self.phi_c, self.phi_r, cfg.l2)
+                w, c, v = self.params
+                _, grads = mlp_reward_model_loss(w, c, v, self.phi_c, self.phi_r, cfg.l2)
             self.params = tuple(p - cfg.lr * g for p, g in zip(self.params, grads, strict=True))
         self._log(cfg.steps)
         yield cfg.steps
@@ -244,11 +245,11 @@ class _Fit:
         """The model as it is now, with a copy of the history so far."""
         arrays = [np.asarray(to_numpy(p), dtype=float).copy() for p in self.params]
         features = self.world.features
-        model = (
-            RewardModel(*arrays, features)
-            if len(arrays) == 1
-            else MLPRewardModel(*arrays, features)
-        )
+        model: RewardModel | MLPRewardModel
+        if len(arrays) == 1:
+            model = RewardModel(arrays[0], features)
+        else:
+            model = MLPRewardModel(arrays[0], arrays[1], arrays[2], features)
         gold = self.world.gold_utility()
         metrics = {"gold_pair_accuracy": pair_accuracy(model.score_table(self.world), gold)}
         if self.has_heldout:

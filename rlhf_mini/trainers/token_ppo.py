@@ -151,7 +151,7 @@ HISTORY_KEYS = (
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TokenPPOResult(RunResult):
     """What :func:`train_token_ppo` returns.
 
@@ -171,9 +171,9 @@ class TokenPPOResult(RunResult):
         A few responses of the final policy: prompt, text, score.
     """
 
-    theta: np.ndarray | None = None
-    theta_ref: np.ndarray | None = None
-    value: np.ndarray | None = None
+    theta: np.ndarray
+    theta_ref: np.ndarray
+    value: np.ndarray
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
