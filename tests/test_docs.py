@@ -125,6 +125,7 @@ LESSON_WIDGETS = {
     "05-pipeline.md": "pipeline",
     "06-dpo.md": "dpo-trainer",
     "07-playground.md": "playground",
+    "09-beyond-ppo.md": "method-frontier",
 }
 LESSON_QUIZZES = {
     "01-why-rlhf.md": "next-token",
@@ -135,6 +136,7 @@ LESSON_QUIZZES = {
     "06-dpo.md": "dpo-advantage",
     "07-playground.md": "reward-hacking",
     "08-takeaways.md": "reference-model",
+    "09-beyond-ppo.md": "group-baseline",
 }
 LESSON_FILES = [
     "01-why-rlhf.md",
@@ -145,6 +147,7 @@ LESSON_FILES = [
     "06-dpo.md",
     "07-playground.md",
     "08-takeaways.md",
+    "09-beyond-ppo.md",
 ]
 
 

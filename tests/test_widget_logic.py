@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "widgets")
 from rlhf_widgets import (
     REGISTRY,
     dpo_comparison,
+    method_frontier,
     pipeline_walkthrough,
     ppo_sweep,
     reward_training,
@@ -26,6 +27,7 @@ from rlhf_widgets.preference_game import L2, TIE_TOL, PreferenceGame, hit_credit
 
 from rlhf_mini import (
     bradley_terry_loss,
+    compare_methods,
     fit_bradley_terry,
     load_world,
     preference_probability,
@@ -41,6 +43,7 @@ def test_registry_names_every_widget_module():
         "pipeline",
         "dpo-trainer",
         "playground",
+        "method-frontier",
     }
     widgets = Path(__file__).resolve().parents[1] / "docs" / "widgets"
     for module in REGISTRY.values():
@@ -268,3 +271,33 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
     assert ppo_strong.final()["kl"] < ppo.final()["kl"]
     assert ppo.config["reward_scale"] == "raw"  # the units of DPO's beta
+
+
+# --- method frontier -----------------------------------------------------------------------
+
+
+def test_method_frontier_shows_every_method_on_the_same_data():
+    res = method_frontier.run()
+    assert res.to_dict() == compare_methods().to_dict()  # the library's defaults
+    assert list(res.points) == list(method_frontier.NAMES)
+    best = method_frontier.best_points(res)
+    for method, p in best.items():
+        assert p in res.points[method]
+        assert p["gold_reward"] == max(q["gold_reward"] for q in res.points[method])
+        assert p["gold_reward"] > res.reference_gold
+    assert method_frontier.knob_text("best_of_n", res.points["best_of_n"]) == "n 2, 4, 8, 16, 32"
+    assert method_frontier.knob_text("ppo", res.points["ppo"]) == "beta 1, 0.3, 0.1"
+    sentence = method_frontier.summary(res)
+    assert sentence.startswith("Closest to the ceiling: ")
+    assert "No method lost gold reward" in sentence
+
+
+def test_method_frontier_with_verbose_labellers_names_who_overoptimised():
+    res = method_frontier.run("verbose", seed=0)
+    assert res.config["verbosity_bias"] == method_frontier.LABELLERS["verbose"][1]
+    sentence = method_frontier.summary(res)
+    for method in ("GRPO", "best-of-n"):
+        assert method in sentence.split("lowered the gold reward of ")[1].split(":")[0]
+    assert method_frontier.run("faithful", seed=1).to_dict() != method_frontier.run().to_dict()
+    with pytest.raises(ValueError, match="labellers"):
+        method_frontier.run("lenient")

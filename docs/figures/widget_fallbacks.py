@@ -194,3 +194,42 @@ def _widget_playground(fig: Any) -> None:
     ax.set_title("The playground's example responses, scored", fontsize=9)
     ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.grid(alpha=0.3, axis="x")
+
+
+@figure("widget-method-frontier", size=(7.2, 3.8))
+def _widget_method_frontier(fig: Any) -> None:
+    w = _widget_module("method_frontier")
+    res = w.run()  # the widget's default: faithful labellers, data seed 0
+    colours = {
+        "ppo": ORANGE,
+        "grpo": INDIGO,
+        "rloo": GREEN,
+        "best_of_n": "#8e24aa",
+        "dpo": "#d81b60",
+    }
+    markers = {"ppo": "o", "grpo": "s", "rloo": "^", "best_of_n": "D", "dpo": "v"}
+    ax = fig.subplots()
+    ax.plot(
+        [p["kl"] for p in res.ceiling],
+        [p["gold_reward"] for p in res.ceiling],
+        color="black",
+        ls=":",
+        lw=1,
+        label="ceiling (best possible)",
+    )
+    ax.plot([0.0], [res.reference_gold], "o", color=GREY, label="SFT reference")
+    for method, pts in res.points.items():
+        pts = sorted(pts, key=lambda p: p["kl"])
+        ax.plot(
+            [p["kl"] for p in pts],
+            [p["gold_reward"] for p in pts],
+            marker=markers[method],
+            color=colours[method],
+            lw=1.5,
+            label=w.NAMES[method],
+        )
+    ax.set_xlabel("KL(π ‖ π_SFT), nats")
+    ax.set_ylabel("gold reward")
+    ax.set_title("Every method on the same 500 comparisons (faithful labellers)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    ax.grid(alpha=0.3)

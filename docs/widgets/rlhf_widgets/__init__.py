@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "ppo-sweep": "rlhf_widgets.ppo_sweep",
     "pipeline": "rlhf_widgets.pipeline_walkthrough",
     "dpo-trainer": "rlhf_widgets.dpo_comparison",
+    "method-frontier": "rlhf_widgets.method_frontier",
 }
 
 
