@@ -101,6 +101,21 @@ class MethodComparison:
         }
 
 
+def _ceiling(reference: Any, gold: np.ndarray) -> list[dict[str, float]]:
+    """The most gold reward any policy reaches at each KL: the optimum of gold - lam KL."""
+    ceiling = []
+    for lam in CEILING_LAMS:
+        best = optimal_kl_policy(reference, gold, lam)
+        ceiling.append(
+            {
+                "knob": lam,
+                "kl": float(np.mean(best.kl(reference))),
+                "gold_reward": float(np.mean(best.expected(gold))),
+            }
+        )
+    return ceiling
+
+
 def compare_methods(
     *,
     methods: Any = METHODS,
@@ -176,16 +191,7 @@ def compare_methods(
             ]
         points[method] = [point(float(knob), policy) for knob, policy in runs]
 
-    ceiling = []
-    for lam in CEILING_LAMS:
-        best = optimal_kl_policy(reference, gold, lam)
-        ceiling.append(
-            {
-                "knob": lam,
-                "kl": float(np.mean(best.kl(reference))),
-                "gold_reward": float(np.mean(best.expected(gold))),
-            }
-        )
+    ceiling = _ceiling(reference, gold)
     config = {
         "methods": list(methods),
         "betas": list(betas),
