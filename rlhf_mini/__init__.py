@@ -9,14 +9,20 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
                   optimisers, configs and run results
     losses/       the equations: Bradley–Terry, the reward-model loss, PPO's clipped
                   surrogate, KL estimators and the KL-penalised reward, GAE, the DPO family
-    models/       the tabular softmax policy, reward models, the Bradley–Terry score model
-    worlds/       the response bandit (with its data) and the bigram token world
-    trainers/     SFT, reward model, PPO, token-level PPO, DPO: one config each
-    experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
+    models/       the tabular softmax policy, reward models, the Bradley–Terry score model,
+                  the tiny GPT-2-style transformer, its tokenizer and shipped weights
+    worlds/       the response bandit and the text world (with their data), the bigram world,
+                  checkable questions for verifiable rewards
+    trainers/     SFT, reward model, PPO, token-level PPO, GRPO and RLOO, DPO (and KTO,
+                  SimPO, ORPO): one config each
+    experiments/  the pipeline, overoptimisation, DPO vs PPO, the method comparison, the
+                  alignment playground
     cli/          ``python -m rlhf_mini``
 """
 
+from rlhf_mini.core.optim import AdamW, clip_grad_norm
 from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
+from rlhf_mini.experiments.method_comparison import MethodComparison, compare_methods
 from rlhf_mini.experiments.overoptimization import (
     OveroptimizationResult,
     gold_peak,
@@ -62,14 +68,43 @@ from rlhf_mini.losses.ppo_clip import ppo_clip_loss, ppo_clip_loss_grad
 from rlhf_mini.losses.reward_model import mlp_reward_model_loss, reward_model_loss
 from rlhf_mini.losses.simpo import simpo_loss, simpo_loss_grad
 from rlhf_mini.models.bradley_terry import fit_bradley_terry
+from rlhf_mini.models.language_model import LanguageModel, load_language_model
 from rlhf_mini.models.reward_model import (
     MLPRewardModel,
     RewardModel,
     pair_accuracy,
     win_probability_rewards,
 )
-from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_kl_policy
-from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.models.softmax_policy import (
+    SoftmaxPolicy,
+    base_policy,
+    forward_kl_optimal_policy,
+    optimal_kl_policy,
+)
+from rlhf_mini.models.transformer import GPTConfig
+from rlhf_mini.trainers.dpo import (
+    PREFERENCE_LOSS_TYPES,
+    DPOConfig,
+    DPOResult,
+    dpo_optimal_policy,
+    train_dpo,
+)
+from rlhf_mini.trainers.grpo import (
+    GRPOConfig,
+    GRPOResult,
+    RLOOConfig,
+    RLOOResult,
+    train_grpo,
+    train_rloo,
+)
+from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
+from rlhf_mini.trainers.lm_reward_model import (
+    LMRewardConfig,
+    LMRewardResult,
+    TextComparisons,
+    sample_text_comparisons,
+    train_lm_reward_model,
+)
 from rlhf_mini.trainers.ppo import PPOConfig, PPOResult, train_ppo
 from rlhf_mini.trainers.reward_model import (
     RewardModelConfig,
@@ -81,6 +116,18 @@ from rlhf_mini.trainers.reward_model import (
 from rlhf_mini.trainers.sft import SFTConfig, sft_policy, supervised_finetune
 from rlhf_mini.trainers.token_ppo import TokenPPOConfig, TokenPPOResult, train_token_ppo
 from rlhf_mini.worlds.bandit import Comparisons, World, load_world, simulate_comparisons
+from rlhf_mini.worlds.text import (
+    TextWorld,
+    behaviour_of,
+    gold_features,
+    gold_utility,
+    load_text_world,
+    pretraining_corpus,
+    sft_demonstrations,
+    simulate_text_labels,
+)
+from rlhf_mini.worlds.tokenizer import Tokenizer
+from rlhf_mini.worlds.verifiable import VerifiableWorld, load_verifiable_world, verify_answer
 
 __version__ = "0.1.0"
 
@@ -90,43 +137,66 @@ __all__ = [
     "GRPO_LOSS_TYPES",
     "GRPO_SCALES",
     "KL_ESTIMATORS",
+    "PREFERENCE_LOSS_TYPES",
+    "AdamW",
     "AdaptiveKLController",
     "Comparisons",
     "DPOConfig",
     "DPOResult",
     "DPOvsPPO",
     "DPOvsPPOResult",
+    "GPTConfig",
+    "GRPOConfig",
+    "GRPOResult",
+    "LMPretrainConfig",
+    "LMPretrainResult",
+    "LMRewardConfig",
+    "LMRewardResult",
+    "LanguageModel",
     "MLPRewardModel",
+    "MethodComparison",
     "OveroptimizationResult",
     "PPOConfig",
     "PPOResult",
     "PipelineResult",
     "PipelineStage",
+    "RLOOConfig",
+    "RLOOResult",
     "ResponseScore",
     "RewardModel",
     "RewardModelConfig",
     "RewardModelResult",
     "SFTConfig",
     "SoftmaxPolicy",
+    "TextComparisons",
+    "TextWorld",
     "TokenPPOConfig",
     "TokenPPOResult",
+    "Tokenizer",
+    "VerifiableWorld",
     "World",
     "__version__",
     "base_policy",
+    "behaviour_of",
     "behaviour_rates",
     "best_of_n_kl_bound",
     "best_of_n_policy",
     "bradley_terry_loss",
     "bradley_terry_loss_grad",
+    "clip_grad_norm",
     "compare_dpo_ppo",
+    "compare_methods",
     "critique",
     "default_reward_model",
     "dpo_loss",
     "dpo_loss_grad",
     "dpo_optimal_policy",
     "fit_bradley_terry",
+    "forward_kl_optimal_policy",
     "gae",
+    "gold_features",
     "gold_peak",
+    "gold_utility",
     "grpo_advantages",
     "grpo_loss",
     "grpo_loss_grad",
@@ -138,6 +208,9 @@ __all__ = [
     "kl_penalized_rewards",
     "kto_loss",
     "kto_loss_grad",
+    "load_language_model",
+    "load_text_world",
+    "load_verifiable_world",
     "load_world",
     "mlp_reward_model_loss",
     "optimal_kl_policy",
@@ -148,21 +221,30 @@ __all__ = [
     "ppo_clip_loss",
     "ppo_clip_loss_grad",
     "preference_probability",
+    "pretraining_corpus",
     "proxy_reward_model",
     "revise",
     "reward_model_loss",
     "reward_model_training",
     "rloo_advantages",
     "run_pipeline",
+    "sample_text_comparisons",
     "score_response",
+    "sft_demonstrations",
     "sft_policy",
     "simpo_loss",
     "simpo_loss_grad",
     "simulate_comparisons",
+    "simulate_text_labels",
     "supervised_finetune",
     "train_dpo",
+    "train_grpo",
+    "train_language_model",
+    "train_lm_reward_model",
     "train_ppo",
     "train_reward_model",
+    "train_rloo",
     "train_token_ppo",
+    "verify_answer",
     "win_probability_rewards",
 ]

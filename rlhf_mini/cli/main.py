@@ -9,12 +9,17 @@ and exit with status 2.
     rlhf-mini preferences       simulated labellers + a Bradley–Terry fit
     rlhf-mini reward-model      train a reward model on comparisons
     rlhf-mini ppo               PPO with a KL penalty, one run per --beta (--token-level too)
-    rlhf-mini dpo               DPO on the same comparisons and reference
+    rlhf-mini grpo              GRPO: group baseline, k3 KL in the loss, one run per --beta
+    rlhf-mini rloo              RLOO: leave-one-out baseline, KL in the reward
+    rlhf-mini dpo               DPO on the same comparisons (--loss-type ipo, kto, simpo, orpo...)
     rlhf-mini pipeline          the six stages, base model to aligned assistant
     rlhf-mini overoptimization  proxy vs gold reward as the optimisation pressure grows
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision
     rlhf-mini best-of-n         exact best-of-n on the bandit: KL vs log n - (n-1)/n
     rlhf-mini export-trl DIR    preference data, prompts, reward and scripts for TRL
+    rlhf-mini lm-pretrain       pretrain the tiny transformer and fine-tune it (SFT)
+    rlhf-mini lm-sample         samples of the shipped base or SFT language model
+    rlhf-mini lm-reward-model   a reward model on the SFT trunk, from sampled comparisons
 
 A trainer's flags are built from its config (``--steps``, ``--lr`` ... of
 :class:`rlhf_mini.PPOConfig`), so its defaults live in one place (:mod:`rlhf_mini.cli.options`).
@@ -29,7 +34,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rlhf_mini.cli import bridge, commands
+from rlhf_mini.cli import bridge, commands, lm
 from rlhf_mini.cli.output import jsonable, require_matplotlib
 
 PROG = "rlhf-mini"
@@ -48,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
     bridge.register(sub)
+    lm.register(sub)
     return parser
 
 
