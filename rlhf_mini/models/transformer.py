@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,9 @@ __all__ = [
     "n_params",
     "next_token_loss",
     "param_shapes",
+    "run_steps",
     "sample",
+    "sample_steps",
     "sampling_probs",
     "sequence_log_probs",
     "to_gpt2_state_dict",
@@ -1090,6 +1093,48 @@ def sample(
 ) -> Batch:
     """Sample one continuation of each prompt, token by token, with a :class:`KVCache`.
 
+    :func:`sample_steps` run to its end (see there for the method).
+    """
+    steps = sample_steps(
+        params,
+        config,
+        prompts,
+        rng,
+        max_new_tokens=max_new_tokens,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        temperature=temperature,
+        top_k=top_k,
+    )
+    return run_steps(steps)
+
+
+def run_steps(steps: Generator[Any, None, Any]) -> Any:
+    """Run a generator of work slices (such as :func:`sample_steps`) to its end and return
+    its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def sample_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    prompts: list[list[int]],
+    rng: np.random.Generator,
+    *,
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> Generator[int, None, Batch]:
+    """:func:`sample` in slices: a generator that yields the number of tokens written
+    after each one and returns the :class:`Batch` (``batch = yield from sample_steps(...)``),
+    so a caller can pause between tokens (a page answering clicks while it samples).
+
     The prompts (lists of ids, e.g. BOS, prompt words, SEP) are left-padded to a common
     length and run once; then each step feeds only the new tokens, whose keys and values
     join the cache, so a step costs O(T) instead of re-running the whole prefix. Each next
@@ -1140,6 +1185,7 @@ def sample(
         n = step + 1
         if done.all() or step == max_new_tokens - 1:
             break
+        yield n
         h = _decode_step(params, config, kv, nxt, alive)
     tokens, attn = tokens[:, : P + n], attn[:, : P + n]
     response = attn.copy()
