@@ -19,6 +19,11 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
 
 from rlhf_mini.core.optim import AdamW, clip_grad_norm
 from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
+from rlhf_mini.experiments.lm_alignment import (
+    kl_weight_comparison,
+    load_alignment_record,
+    reward_hacking_run,
+)
 from rlhf_mini.experiments.overoptimization import (
     OveroptimizationResult,
     gold_peak,
@@ -75,6 +80,8 @@ from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_
 from rlhf_mini.models.tokenizer import Tokenizer
 from rlhf_mini.models.transformer import GPTConfig
 from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.trainers.lm_dpo import LMDPOConfig, LMDPOResult, LMDPORun, train_lm_dpo
+from rlhf_mini.trainers.lm_ppo import LMPPOConfig, LMPPOResult, LMPPORun, train_lm_ppo
 from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
 from rlhf_mini.trainers.lm_reward_model import (
     LMRewardConfig,
@@ -121,6 +128,12 @@ __all__ = [
     "DPOvsPPO",
     "DPOvsPPOResult",
     "GPTConfig",
+    "LMDPOConfig",
+    "LMDPOResult",
+    "LMDPORun",
+    "LMPPOConfig",
+    "LMPPOResult",
+    "LMPPORun",
     "LMPretrainConfig",
     "LMPretrainResult",
     "LMRewardConfig",
@@ -173,8 +186,10 @@ __all__ = [
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "kl_weight_comparison",
     "kto_loss",
     "kto_loss_grad",
+    "load_alignment_record",
     "load_language_model",
     "load_text_world",
     "load_world",
@@ -190,6 +205,7 @@ __all__ = [
     "pretraining_corpus",
     "proxy_reward_model",
     "revise",
+    "reward_hacking_run",
     "reward_model_loss",
     "reward_model_training",
     "rloo_advantages",
@@ -205,6 +221,8 @@ __all__ = [
     "supervised_finetune",
     "train_dpo",
     "train_language_model",
+    "train_lm_dpo",
+    "train_lm_ppo",
     "train_lm_reward_model",
     "train_ppo",
     "train_reward_model",

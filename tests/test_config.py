@@ -9,7 +9,15 @@ import rlhf_mini as rm
 from rlhf_mini.cli.main import build_parser
 from rlhf_mini.core.config import Config, TrainerConfig, field_docs
 
-CONFIGS = [rm.SFTConfig, rm.RewardModelConfig, rm.PPOConfig, rm.TokenPPOConfig, rm.DPOConfig]
+CONFIGS = [
+    rm.SFTConfig,
+    rm.RewardModelConfig,
+    rm.PPOConfig,
+    rm.TokenPPOConfig,
+    rm.DPOConfig,
+    rm.LMPPOConfig,
+    rm.LMDPOConfig,
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +28,12 @@ def comparisons():
 def _runs(comparisons):
     """(name, run with non-default settings, how to re-run it from a config dict)."""
     world = rm.load_world()
+    text_pairs = rm.TextComparisons(
+        ["capital-australia"] * 2,
+        ["Tell me the capital of Australia."] * 2,
+        ["It's Canberra.", "Canberra."],
+        ["Sydney.", "Definitely Sydney."],
+    )
     base = rm.base_policy(world)
     return [
         (
@@ -47,6 +61,20 @@ def _runs(comparisons):
             rm.train_dpo(comparisons, beta=0.3, steps=20, loss_type="ipo", seed=5),
             lambda cfg: rm.train_dpo(comparisons, **cfg),
         ),
+        (
+            "lm_ppo",
+            rm.train_lm_ppo(
+                steps=2, beta=0.02, batch_size=3, max_new_tokens=8, reward_model="verbose", seed=6
+            ),
+            lambda cfg: rm.train_lm_ppo(**cfg),
+        ),
+        (
+            "lm_dpo",
+            rm.train_lm_dpo(
+                text_pairs, steps=2, batch_size=2, eval_every=1, eval_size=2, max_new_tokens=8
+            ),
+            lambda cfg: rm.train_lm_dpo(text_pairs, **cfg),
+        ),
     ]
 
 
@@ -66,6 +94,8 @@ def _config_of(name):
         "ppo": rm.PPOConfig(),
         "token_ppo": rm.TokenPPOConfig(),
         "dpo": rm.DPOConfig(),
+        "lm_ppo": rm.LMPPOConfig(),
+        "lm_dpo": rm.LMDPOConfig(),
     }[name]
 
 
@@ -93,6 +123,8 @@ def test_every_field_has_a_doc_line_and_a_default(cls):
         (["ppo"], rm.PPOConfig),
         (["ppo"], rm.TokenPPOConfig),
         (["dpo"], rm.DPOConfig),
+        (["lm-ppo"], rm.LMPPOConfig),
+        (["lm-dpo"], rm.LMDPOConfig),
     ],
 )
 def test_the_command_line_offers_every_setting_with_the_configs_default(command, cls):

@@ -282,6 +282,7 @@ class LMDPORun:
         self.samples: list[dict[str, Any]] = []
         self.iteration = 0
         self._order = np.array([], dtype=np.intp)
+        self._slices: Generator[str, None, None] | None = None
         tr.run_steps(self._measure())
 
     # -- the public stepping API -----------------------------------------------------------
@@ -294,20 +295,28 @@ class LMDPORun:
     def step(self) -> dict[str, float]:
         """Run one step (and the measurement after it, when one is due); return the latest
         history entries."""
-        tr.run_steps(self._step())
+        for event in self.slices():
+            if event == "step":
+                break
         return {k: v[-1] for k, v in self.history.items()}
 
     def slices(self) -> Generator[str, None, None]:
-        """Every remaining step as short slices of work (a forward or backward pass, a
-        sampled token): each ``next`` runs one and yields what it finished (``"update"``,
-        ``"token"``, ``"forward"``, ``"measured"`` when the history has a new entry)."""
+        """The rest of the run as short slices of work (a forward or backward pass, a sampled
+        token): each ``next`` runs one and yields what it finished (``"forward"``,
+        ``"update"``, ``"token"``, ``"measured"`` when the history has a new entry, ``"step"``
+        at the end of each step). One generator per run, as
+        :meth:`rlhf_mini.trainers.lm_ppo.LMPPORun.slices`: stop calling ``next`` to pause."""
+        if self._slices is None:
+            self._slices = self._all_slices()
+        return self._slices
+
+    def _all_slices(self) -> Generator[str, None, None]:
         while not self.done:
             yield from self._step()
+            yield "step"
 
     def result(self) -> LMDPOResult:
-        """The run so far as an :class:`LMDPOResult`."""
-        if self.history["step"][-1] != self.iteration:
-            tr.run_steps(self._measure())
+        """The run so far as an :class:`LMDPOResult` (measured at its last measurement)."""
         return LMDPOResult(
             history={k: list(v) for k, v in self.history.items()},
             config=self.config.to_dict(),

@@ -80,12 +80,7 @@ from rlhf_mini.trainers.lm_samples import (
 )
 from rlhf_mini.worlds.text import TextWorld, load_text_world
 
-__all__ = [
-    "LMPPOConfig",
-    "LMPPOResult",
-    "LMPPORun",
-    "train_lm_ppo",
-]
+__all__ = ["LMPPOConfig", "LMPPOResult", "LMPPORun", "token_advantages", "train_lm_ppo"]
 
 HISTORY_KEYS = (
     "step",
@@ -111,7 +106,7 @@ class LMPPOConfig(TrainerConfig):
     """The shipped reward model to optimise when none is given: faithful or verbosity-loving."""
     beta: float = 0.05
     """KL weight per token of the penalty against the SFT reference (the initial one with kl_target)."""
-    steps: int = 60
+    steps: int = 100
     """PPO iterations: a rollout, its scoring and update_epochs passes each."""
     batch_size: int = 16
     """Responses sampled per rollout."""
@@ -119,16 +114,16 @@ class LMPPOConfig(TrainerConfig):
     """Longest response in tokens (None: what the context leaves after the prompt)."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
-    lr: float = 1e-3
-    """AdamW step size (constant)."""
+    lr: float = 1e-4
+    """AdamW step size (constant; 3e-4 already makes the first updates noisy enough to garble text)."""
     update_epochs: int = 2
     """Passes over each rollout."""
     num_minibatches: int = 1
     """Minibatches of whole responses per pass (at most batch_size)."""
     clip_eps: float = 0.2
     """Clip range of the probability ratio, in (0, 1)."""
-    vf_coef: float = 0.1
-    """Weight of the critic's loss (it shares the policy's trunk)."""
+    vf_coef: float = 1.0
+    """Weight of the critic's loss in the shared trunk's gradient (its head learns at lr whatever the weight)."""
     ent_coef: float = 0.0
     """Weight of the entropy bonus."""
     gamma: float = 1.0
@@ -305,6 +300,7 @@ class LMPPORun:
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
         self.samples: list[dict[str, Any]] = []
         self.iteration = 0
+        self._slices: Generator[str, None, None] | None = None
 
     # -- the public stepping API -----------------------------------------------------------
 
@@ -319,15 +315,26 @@ class LMPPORun:
         return self.config.beta if self.kl_controller is None else float(self.kl_controller.value)
 
     def step(self) -> dict[str, float]:
-        """Run one whole iteration; return its history entries."""
-        return tr.run_steps(self._iteration())
+        """Run to the end of the next iteration; return its history entries."""
+        for event in self.slices():
+            if event == "iteration":
+                break
+        return {k: v[-1] for k, v in self.history.items()}
 
     def slices(self) -> Generator[str, None, None]:
-        """Every remaining iteration, as a generator of short slices of work: each ``next``
-        runs one slice (a sampled token, a scoring pass, a forward or a backward pass, a
-        response to a shown prompt) and yields what it finished: ``"token"``, ``"score"``,
-        ``"forward"``, ``"update"``, ``"samples"`` or ``"iteration"`` (the history then has
-        a new entry). Stop calling ``next`` to pause; call it again to resume."""
+        """The rest of the run as a generator of short slices of work: each ``next`` runs one
+        slice (a sampled token, a forward or a backward pass, a scoring pass) and yields what
+        it finished: ``"token"``, ``"forward"``, ``"score"``, ``"update"``, ``"samples"``
+        (a new entry in ``samples``) or ``"iteration"`` (a new entry in the history).
+
+        There is one such generator per run: calling ``slices()`` again returns the same one,
+        so to pause, stop calling ``next``; to resume, call it again (from either).
+        """
+        if self._slices is None:
+            self._slices = self._all_slices()
+        return self._slices
+
+    def _all_slices(self) -> Generator[str, None, None]:
         if not self.samples:
             yield from self._sample_prompts()
             yield "samples"
@@ -339,9 +346,11 @@ class LMPPORun:
                 yield "samples"
 
     def result(self) -> LMPPOResult:
-        """The run so far as an :class:`LMPPOResult` (its samples end at the latest iteration)."""
-        if not self.samples or self.samples[-1]["step"] != self.iteration:
-            tr.run_steps(self._sample_prompts())
+        """The run so far as an :class:`LMPPOResult` (a finished run's samples end with the
+        final policy's)."""
+        if self.done:
+            for _ in self.slices():  # only the final samples can be left to do
+                pass
         return LMPPOResult(
             history={k: list(v) for k, v in self.history.items()},
             config=self.config.to_dict(),
@@ -406,8 +415,9 @@ class LMPPORun:
         scores = score(self.reward_model, batch)  # (B,) the score at the last token
         yield "score"
 
-        rewards = kl_penalized_rewards(scores, logp_old, logp_ref, beta, mask)  # (B, R)
-        advantages, returns = gae(rewards, values, gamma=cfg.gamma, lam=cfg.lam)
+        _, advantages, returns = token_advantages(
+            scores, logp_old, logp_ref, values, mask, beta, cfg.gamma, cfg.lam
+        )
         advantages = _whiten(xp, advantages, mask, n_tokens)
         measured = measure(
             self.policy,
@@ -525,6 +535,44 @@ class LMPPORun:
 def _pad_positions(xp: Any, d: Any, logits: Any, P: int) -> Any:
     """(B, R, V) gradients of positions P - 1 .. T - 2 placed into the (B, T, V) of ``logits``."""
     return xp.concat([xp.zeros_like(logits[:, : P - 1]), d, xp.zeros_like(logits[:, -1:])], axis=1)
+
+
+def token_advantages(
+    scores: Any,
+    logp_old: Any,
+    logp_ref: Any,
+    values: Any,
+    mask: Any,
+    beta: float,
+    gamma: float = 1.0,
+    lam: float = 0.95,
+) -> tuple[Any, Any, Any]:
+    """Per-token rewards, advantages and returns of a batch of responses (steps 3 and 4 of
+    the module docstring), before whitening.
+
+        R_t = -beta (log pi_old(y_t) - log pi_ref(y_t)) + [t = last] score
+                                                        (:func:`rlhf_mini.kl_penalized_rewards`)
+        A_t, R^GAE_t = GAE(R, V; gamma, lam)           (:func:`rlhf_mini.gae`)
+
+    ``scores`` (B,); ``logp_old``, ``logp_ref``, ``values``, ``mask`` (B, R) over the
+    response columns, ``mask`` 1 on response tokens. Values on padding must be 0 (then the
+    value after each response's last token is 0, and padding gets no advantage).
+
+    On a one-token response this is the response-level bandit's update
+    (:func:`rlhf_mini.train_ppo`): R = score - beta (log pi_old - log pi_ref), A = R - V.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> one = np.ones((1, 1))
+    >>> R, A, ret = token_advantages(np.array([1.0]), np.log(0.5) * one, np.log(0.25) * one,
+    ...                              0.2 * one, one, beta=0.1)
+    >>> R.round(4), A.round(4), ret.round(4)
+    (array([[0.9307]]), array([[0.7307]]), array([[0.9307]]))
+    """
+    rewards = kl_penalized_rewards(scores, logp_old, logp_ref, beta, mask)  # (B, R)
+    advantages, returns = gae(rewards, values * mask, gamma=gamma, lam=lam)
+    return rewards, advantages, returns
 
 
 def _whiten(xp: Any, x: Any, mask: Any, n: float) -> Any:

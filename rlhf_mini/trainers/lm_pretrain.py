@@ -334,10 +334,7 @@ def evaluate_stages(
         u = np.array([gold_utility(x, y, world=tw) for x, y in zip(ids, texts, strict=True)])
         held = np.array([x in tw.held_out for x in ids])
         incoherence = np.array(
-            [
-                gold_features(x, y, world=tw)["incoherence"]
-                for x, y in zip(ids, texts, strict=True)
-            ]
+            [gold_features(x, y, world=tw)["incoherence"] for x, y in zip(ids, texts, strict=True)]
         )
         behaviours: dict[str, int] = {}
         for x, y in zip(ids, texts, strict=True):
