@@ -14,7 +14,7 @@ INSTALLED := $(VENV)/.installed
 # the package's own requirements (pyproject.toml) stay loose for users.
 CONSTRAINTS := constraints.txt
 
-.PHONY: all setup npm chromium lint test fuzz upgrade bench gpu-check gpu-kit serve build clean
+.PHONY: all setup npm runtime chromium lint test fuzz upgrade bench gpu-check gpu-kit serve build clean
 
 all: test
 
@@ -51,8 +51,9 @@ upgrade: | $(PY)
 
 setup: $(INSTALLED)
 
-# Pinned front-end assets (PyScript, Pyodide, KaTeX, Chart.js, axe-core), copied into the
-# site by docs/hooks/runtime.py; and Debian's chromium for the browser tests.
+# Pinned front-end assets (PyScript, Pyodide, KaTeX, Chart.js, mermaid, axe-core), from which
+# `make runtime` assembles what the site serves; and Debian's chromium, for the browser tests
+# and for drawing the site's diagrams at build time (docs/hooks/diagrams.py).
 NPM_STAMP := node_modules/.package-lock.json
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -66,8 +67,16 @@ npm: $(NPM_STAMP)
 chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# The site's self-hosted Python runtime (PyScript, Pyodide, numpy, the rlhf_mini and
+# rlhf_widgets wheels compiled to bytecode, KaTeX's stylesheet, Chart.js) in build/runtime/,
+# with manifest.json (versions, sha256 and sizes of every file); see tools/runtime/. It runs
+# every time: the tool compares content hashes of what the runtime is built from (library,
+# widgets, pins) and returns at once when nothing changed, which timestamps cannot tell.
+runtime: setup npm
+	$(PY) -m tools.runtime
+
 # The course site, with its self-hosted Python runtime, in site/.
-build: setup npm
+build: setup npm runtime chromium
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 serve: build
@@ -79,7 +88,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint npm chromium
+test: setup lint npm runtime chromium
 	$(PY) -m pytest -q
 
 # The property-based tests with fresh randomness and FUZZ_SCALE (default 20) times as many
@@ -90,7 +99,7 @@ fuzz: setup
 
 # Benchmarks (not tests): each prints ratios against a peer measured in the same run.
 # bt_fit's 10,000-item rows run choix for ~30 minutes; browser.py builds the site itself.
-bench: setup npm chromium
+bench: setup npm runtime chromium
 	$(PY) bench/training.py
 	$(PY) bench/torch_vs_numpy.py
 	$(PY) bench/browser.py
@@ -98,14 +107,16 @@ bench: setup npm chromium
 
 # On a machine with a CUDA device (< 5 min): pytest -m gpu, then numpy-CPU vs torch-CPU vs
 # torch-CUDA throughput at n = 1e4 .. 1e7. Runs without CUDA too (skips, CUDA column omitted).
+# A CUDA machine without network access: see gpu-kit below and bench/gpu_device.sh.
 gpu-check: setup
 	$(PY) bench/gpu_check.py
 
-# For the GPU machine a task may be lent (no network there): the pure wheels its python3
-# lacks, into build/gpukit/. There: `bash bench/gpu_device.sh`, with build/gpukit carried.
-GPU_KIT_WHEELS := array-api-compat==1.16.0 sybil==10.1.0
+# For a CUDA machine without network access whose python3 has torch, numpy, pytest and
+# hypothesis: the two pure wheels it lacks, at the versions constraints.txt pins, into
+# build/gpukit/. Copy the checkout with build/gpukit/ there and run `bash bench/gpu_device.sh`.
+GPU_KIT_WHEELS := array-api-compat sybil
 gpu-kit: setup
-	$(PY) -m pip download -q --no-deps --only-binary=:all: -d build/gpukit $(GPU_KIT_WHEELS)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: -c $(CONSTRAINTS) -d build/gpukit $(GPU_KIT_WHEELS)
 
 clean:
 	rm -rf site build dist .pytest_cache .hypothesis

@@ -12,9 +12,10 @@ reported as skipped and the CUDA column is left out, with a note). Under 5 minut
     python bench/gpu_check.py                  # everything
     python bench/gpu_check.py --no-tests       # benchmark only
 
-On the GPU machine a task may be lent (no network; its python3 has PyTorch with CUDA, numpy,
-pytest and hypothesis), ``make gpu-kit`` here first, then run ``bash bench/gpu_device.sh``
-there with ``build/gpukit`` carried (see that script).
+On a CUDA machine without network access whose python3 has PyTorch with CUDA, numpy, pytest
+and hypothesis but not this project's other dependencies: run ``make gpu-kit`` on a machine
+with network access, copy the checkout with ``build/gpukit/`` to the CUDA machine and run
+``bash bench/gpu_device.sh`` there (see that script).
 """
 
 from __future__ import annotations

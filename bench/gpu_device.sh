@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `make gpu-check` on the GPU machine a task may be lent (see the `device` tool's README).
+# `make gpu-check` on a CUDA machine without network access or a virtualenv.
 #
-# That machine has no network, and its python3 holds PyTorch with CUDA, numpy, pytest and
-# hypothesis but not array-api-compat (rlhf_mini's dependency) or sybil (the root
-# conftest.py). `make gpu-kit` downloads those two pure wheels into build/gpukit/ here; carry
-# that folder and run this script there, e.g. with the device tool:
+# Such a machine's python3 may hold PyTorch with CUDA, numpy, pytest and hypothesis but not
+# array-api-compat (rlhf_mini's dependency) or sybil (the root conftest.py). On a machine with
+# network access, `make gpu-kit` downloads those two pure wheels into build/gpukit/; copy the
+# checkout with that folder to the CUDA machine and run, from the checkout (under 5 minutes):
 #
-#     run(command="bash bench/gpu_device.sh", carry=["build/gpukit"], timeout_s=420)
+#     bash bench/gpu_device.sh
 #
 # It installs the wheels into a private folder (nothing is fetched), puts the checkout on
 # PYTHONPATH (no install) and runs bench/gpu_check.py: the gpu tests, then the

@@ -11,9 +11,12 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
                   surrogate, KL estimators and the KL-penalised reward, GAE, the DPO family
     models/       the tabular softmax policy, reward models, the Bradley–Terry score model,
                   the tiny GPT-2-style transformer, its tokenizer and shipped weights
-    worlds/       the response bandit and the text world (with their data), the bigram world
-    trainers/     SFT, reward model, PPO, token-level PPO, DPO: one config each
-    experiments/  the pipeline, overoptimisation, DPO vs PPO, the alignment playground
+    worlds/       the response bandit and the text world (with their data), the bigram world,
+                  checkable questions for verifiable rewards
+    trainers/     SFT, reward model, PPO, token-level PPO, GRPO and RLOO, DPO (and KTO,
+                  SimPO, ORPO): one config each
+    experiments/  the pipeline, overoptimisation, DPO vs PPO, the method comparison, the
+                  alignment playground
     cli/          ``python -m rlhf_mini``
 """
 
@@ -24,6 +27,7 @@ from rlhf_mini.experiments.lm_alignment import (
     load_alignment_record,
     reward_hacking_run,
 )
+from rlhf_mini.experiments.method_comparison import MethodComparison, compare_methods
 from rlhf_mini.experiments.overoptimization import (
     OveroptimizationResult,
     gold_peak,
@@ -76,10 +80,28 @@ from rlhf_mini.models.reward_model import (
     pair_accuracy,
     win_probability_rewards,
 )
-from rlhf_mini.models.softmax_policy import SoftmaxPolicy, base_policy, optimal_kl_policy
-from rlhf_mini.models.tokenizer import Tokenizer
+from rlhf_mini.models.softmax_policy import (
+    SoftmaxPolicy,
+    base_policy,
+    forward_kl_optimal_policy,
+    optimal_kl_policy,
+)
 from rlhf_mini.models.transformer import GPTConfig
-from rlhf_mini.trainers.dpo import DPOConfig, DPOResult, dpo_optimal_policy, train_dpo
+from rlhf_mini.trainers.dpo import (
+    PREFERENCE_LOSS_TYPES,
+    DPOConfig,
+    DPOResult,
+    dpo_optimal_policy,
+    train_dpo,
+)
+from rlhf_mini.trainers.grpo import (
+    GRPOConfig,
+    GRPOResult,
+    RLOOConfig,
+    RLOOResult,
+    train_grpo,
+    train_rloo,
+)
 from rlhf_mini.trainers.lm_dpo import LMDPOConfig, LMDPOResult, LMDPORun, train_lm_dpo
 from rlhf_mini.trainers.lm_ppo import LMPPOConfig, LMPPOResult, LMPPORun, train_lm_ppo
 from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
@@ -111,6 +133,8 @@ from rlhf_mini.worlds.text import (
     sft_demonstrations,
     simulate_text_labels,
 )
+from rlhf_mini.worlds.tokenizer import Tokenizer
+from rlhf_mini.worlds.verifiable import VerifiableWorld, load_verifiable_world, verify_answer
 
 __version__ = "0.1.0"
 
@@ -120,6 +144,7 @@ __all__ = [
     "GRPO_LOSS_TYPES",
     "GRPO_SCALES",
     "KL_ESTIMATORS",
+    "PREFERENCE_LOSS_TYPES",
     "AdamW",
     "AdaptiveKLController",
     "Comparisons",
@@ -128,6 +153,8 @@ __all__ = [
     "DPOvsPPO",
     "DPOvsPPOResult",
     "GPTConfig",
+    "GRPOConfig",
+    "GRPOResult",
     "LMDPOConfig",
     "LMDPOResult",
     "LMDPORun",
@@ -140,11 +167,14 @@ __all__ = [
     "LMRewardResult",
     "LanguageModel",
     "MLPRewardModel",
+    "MethodComparison",
     "OveroptimizationResult",
     "PPOConfig",
     "PPOResult",
     "PipelineResult",
     "PipelineStage",
+    "RLOOConfig",
+    "RLOOResult",
     "ResponseScore",
     "RewardModel",
     "RewardModelConfig",
@@ -156,6 +186,7 @@ __all__ = [
     "TokenPPOConfig",
     "TokenPPOResult",
     "Tokenizer",
+    "VerifiableWorld",
     "World",
     "__version__",
     "base_policy",
@@ -167,12 +198,14 @@ __all__ = [
     "bradley_terry_loss_grad",
     "clip_grad_norm",
     "compare_dpo_ppo",
+    "compare_methods",
     "critique",
     "default_reward_model",
     "dpo_loss",
     "dpo_loss_grad",
     "dpo_optimal_policy",
     "fit_bradley_terry",
+    "forward_kl_optimal_policy",
     "gae",
     "gold_features",
     "gold_peak",
@@ -192,6 +225,7 @@ __all__ = [
     "load_alignment_record",
     "load_language_model",
     "load_text_world",
+    "load_verifiable_world",
     "load_world",
     "mlp_reward_model_loss",
     "optimal_kl_policy",
@@ -220,12 +254,15 @@ __all__ = [
     "simulate_text_labels",
     "supervised_finetune",
     "train_dpo",
+    "train_grpo",
     "train_language_model",
     "train_lm_dpo",
     "train_lm_ppo",
     "train_lm_reward_model",
     "train_ppo",
     "train_reward_model",
+    "train_rloo",
     "train_token_ppo",
+    "verify_answer",
     "win_probability_rewards",
 ]

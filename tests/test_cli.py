@@ -25,6 +25,9 @@ JSON_CASES = {
     "ppo": (["ppo", "--steps", "60"], "runs"),
     "ppo-token": (["ppo", "--token-level", "--steps", "5"], "runs"),
     "dpo": (["dpo", "--steps", "30"], "history"),
+    "dpo-kto": (["dpo", "--loss-type", "kto", "--steps", "10"], "history"),
+    "grpo": (["grpo", "--steps", "20"], "runs"),
+    "rloo": (["rloo", "--steps", "20"], "runs"),
     "pipeline": (["pipeline", "--steps", "40"], "stages"),
     "overoptimization": (["overoptimization"], "points"),
     "playground": (["playground", "Paris is the capital of France."], "alignment"),
@@ -49,6 +52,8 @@ DTYPE_CASES = {
         lambda d: d["runs"][0]["config"],
     ),
     "dpo": (["dpo", "--steps", "10"], lambda d: d["config"]),
+    "grpo": (["grpo", "--steps", "5"], lambda d: d["runs"][0]["config"]),
+    "rloo": (["rloo", "--steps", "5"], lambda d: d["runs"][0]["config"]),
     "pipeline": (["pipeline", "--steps", "20"], lambda d: d["config"]),
     "overoptimization": (
         ["overoptimization", "--method", "ppo", "--steps", "10"],
@@ -205,6 +210,7 @@ def test_module_entry_point_reports_bad_options_without_traceback():
     [
         ["playground", "You idiot, this definitely works."],
         ["ppo", "--beta", "0.05", "0.5", "--steps", "30"],
+        ["grpo", "--beta", "0.05", "0.5", "--steps", "20"],
         ["overoptimization"],
     ],
 )
@@ -253,5 +259,39 @@ def test_help_and_version(capsys):
     assert code == 0 and out.startswith("rlhf-mini ")
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("preferences", "reward-model", "ppo", "dpo", "pipeline", "overoptimization"):
+    for command in (
+        "preferences",
+        "reward-model",
+        "ppo",
+        "grpo",
+        "rloo",
+        "dpo",
+        "pipeline",
+        "overoptimization",
+    ):
         assert command in out
+
+
+def test_grpo_and_rloo_lower_beta_ends_with_higher_kl(capsys):
+    for command in ("grpo", "rloo"):
+        argv = [command, "--beta", "0.01", "1.0", "--steps", "60", "--scale-rewards", "none"]
+        if command == "rloo":
+            argv = argv[:-2]
+        code, out, err = run(capsys, *argv, "--json")
+        assert code == 0, err
+        small, large = (r["final"] for r in json.loads(out)["runs"])
+        assert small["kl"] > 2 * large["kl"] and small["proxy_reward"] > large["proxy_reward"]
+
+
+def test_dpo_loss_type_choices_come_from_the_library(capsys):
+    code, out, _ = run(capsys, "dpo", "--help")
+    assert code == 0
+    for name in ("kto", "simpo", "orpo", "ipo"):
+        assert name in out
+    code, out, err = run(capsys, "dpo", "--loss-type", "simpo", "--simpo-gamma", "0.3", "--json")
+    assert code == 0, err
+    assert json.loads(out)["config"]["simpo_gamma"] == 0.3
+    code, _, err = run(capsys, "dpo", "--loss-type", "dpop")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run(capsys, "rloo", "--scale-rewards", "none")  # a GRPO setting
+    assert code == 2 and "unrecognized arguments" in err

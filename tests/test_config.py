@@ -17,6 +17,8 @@ CONFIGS = [
     rm.DPOConfig,
     rm.LMPPOConfig,
     rm.LMDPOConfig,
+    rm.GRPOConfig,
+    rm.RLOOConfig,
 ]
 
 
@@ -75,6 +77,23 @@ def _runs(comparisons):
             ),
             lambda cfg: rm.train_lm_dpo(text_pairs, **cfg),
         ),
+        (
+            "dpo",
+            rm.train_dpo(comparisons, steps=10, loss_type="simpo", simpo_gamma=0.2, seed=1),
+            lambda cfg: rm.train_dpo(comparisons, **cfg),
+        ),
+        (
+            "grpo",
+            rm.train_grpo(
+                beta=0.02, steps=15, group_size=4, update_epochs=2, scale_rewards="none", seed=4
+            ),
+            lambda cfg: rm.train_grpo(**cfg),
+        ),
+        (
+            "rloo",
+            rm.train_rloo(beta=0.3, steps=15, group_size=3, lr=2.0, reward_scale="raw", seed=6),
+            lambda cfg: rm.train_rloo(**cfg),
+        ),
     ]
 
 
@@ -96,6 +115,8 @@ def _config_of(name):
         "dpo": rm.DPOConfig(),
         "lm_ppo": rm.LMPPOConfig(),
         "lm_dpo": rm.LMDPOConfig(),
+        "grpo": rm.GRPOConfig(),
+        "rloo": rm.RLOOConfig(),
     }[name]
 
 
@@ -125,6 +146,8 @@ def test_every_field_has_a_doc_line_and_a_default(cls):
         (["dpo"], rm.DPOConfig),
         (["lm-ppo"], rm.LMPPOConfig),
         (["lm-dpo"], rm.LMDPOConfig),
+        (["grpo"], rm.GRPOConfig),
+        (["rloo"], rm.RLOOConfig),
     ],
 )
 def test_the_command_line_offers_every_setting_with_the_configs_default(command, cls):
@@ -145,12 +168,13 @@ def test_the_command_line_offers_every_setting_with_the_configs_default(command,
         assert shown in flags[f.name].help, (f.name, flags[f.name].help)
     choices = flags.get("loss_type")
     if choices is not None:
-        assert tuple(choices.choices) == rm.DPO_LOSS_TYPES  # read from the library
+        assert tuple(choices.choices) == rm.PREFERENCE_LOSS_TYPES  # read from the library
+        assert set(rm.DPO_LOSS_TYPES) | {"kto", "simpo", "orpo"} == set(choices.choices)
 
 
 def test_one_kind_of_error_for_one_kind_of_mistake():
     # a string where a number belongs is a TypeError in every trainer; out of range, ValueError
-    for train in (rm.train_ppo, rm.train_token_ppo):
+    for train in (rm.train_ppo, rm.train_token_ppo, rm.train_grpo, rm.train_rloo):
         with pytest.raises(TypeError, match="clip_eps"):
             train(clip_eps="0.2", steps=1)
         with pytest.raises(ValueError, match="clip_eps"):
@@ -159,6 +183,15 @@ def test_one_kind_of_error_for_one_kind_of_mistake():
         rm.train_ppo(ppo_epochs=2)
     with pytest.raises(TypeError, match="config must be a PPOConfig"):
         rm.train_ppo(None, rm.DPOConfig())
+    for train in (rm.train_grpo, rm.train_rloo):
+        with pytest.raises(ValueError, match="group_size must be >= 2"):
+            train(group_size=1, steps=1)
+        with pytest.raises(ValueError, match="beta must be >= 0"):
+            train(beta=-0.1, steps=1)
+    with pytest.raises(ValueError, match="label_smoothing applies to"):
+        rm.DPOConfig(loss_type="kto", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="simpo_gamma must be >= 0"):
+        rm.DPOConfig(loss_type="simpo", simpo_gamma=-1.0)
     with pytest.raises(ValueError, match="dtype must be one of"):
         TrainerConfig(dtype="float16")
     with pytest.raises(dataclasses.FrozenInstanceError):

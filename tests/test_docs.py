@@ -6,7 +6,8 @@
 - Both notebooks execute from a clean kernel, and the outputs stored in them (which the site
   shows) are exactly what running them prints now.
 - Each lesson carries its widget placeholder and its "Quick check" with feedback on every
-  option; every figure a lesson shows is drawn by ``docs/hooks/figures.py``.
+  option; every figure a lesson shows is drawn in ``docs/figures/`` (in the lesson's own
+  module), and every figure drawn there is shown.
 
 Set ``RLHF_UPDATE_NOTEBOOKS=1`` to rewrite the notebooks' stored outputs from a fresh run.
 """
@@ -124,6 +125,7 @@ LESSON_WIDGETS = {
     "05-pipeline.md": "pipeline",
     "06-dpo.md": "dpo-trainer",
     "07-playground.md": "playground",
+    "09-beyond-ppo.md": "method-frontier",
 }
 LESSON_QUIZZES = {
     "01-why-rlhf.md": "next-token",
@@ -134,6 +136,7 @@ LESSON_QUIZZES = {
     "06-dpo.md": "dpo-advantage",
     "07-playground.md": "reward-hacking",
     "08-takeaways.md": "reference-model",
+    "09-beyond-ppo.md": "group-baseline",
 }
 LESSON_FILES = [
     "01-why-rlhf.md",
@@ -144,6 +147,7 @@ LESSON_FILES = [
     "06-dpo.md",
     "07-playground.md",
     "08-takeaways.md",
+    "09-beyond-ppo.md",
 ]
 
 
@@ -217,7 +221,7 @@ def test_quick_check_quiz(name):
 @pytest.mark.parametrize("name", sorted(LESSON_WIDGETS))
 def test_widget_placeholder(name):
     """The widget's box holds its no-script fallback: a sentence and the figure of its
-    default run (``figures/widget-NAME.svg``, drawn by docs/hooks/figures.py)."""
+    default run (``figures/widget-NAME.svg``, drawn by docs/figures/widget_fallbacks.py)."""
     text = (LESSONS / name).read_text(encoding="utf-8")
     widgets = re.findall(
         r'<div class="rlhf-widget" data-widget="([a-z-]+)" markdown>\n'
@@ -240,9 +244,9 @@ def _figures_hook():
     return module
 
 
-def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
-    hook = _figures_hook()
-    shown = set()
+def _figures_shown() -> dict[str, str]:
+    """Figure name -> the page (path under docs/) that shows it."""
+    shown = {}
     for path in sorted(DOCS.rglob("*.md")):
         for alt, target in re.findall(
             r"!\[([^\]]*)\]\(([^)]+)\)", path.read_text(encoding="utf-8")
@@ -250,8 +254,31 @@ def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
             m = re.fullmatch(r"(?:\.\./)*figures/([a-z0-9-]+)\.svg", target)
             if m:
                 assert len(alt.strip()) > 20, f"{path.name}: figure {target} needs alt text"
-                shown.add(m.group(1))
-    assert shown == set(hook.FIGURES)
+                shown[m.group(1)] = path.relative_to(DOCS).as_posix()
+    return shown
+
+
+def test_every_figure_shown_is_drawn_and_every_drawn_figure_is_shown():
+    hook = _figures_hook()
+    assert set(_figures_shown()) == set(hook.figures())
+
+
+def test_each_figure_is_drawn_next_to_the_lesson_it_serves():
+    """lesson NN's figures in docs/figures/lesson_NN.py, the widgets' default runs in
+    widget_fallbacks.py."""
+    drawn_in = {
+        name: draw.__module__.rsplit(".", 1)[1] for name, draw in _figures_hook().figures().items()
+    }
+    for name, page in _figures_shown().items():
+        lesson = re.fullmatch(r"lessons/(\d\d)-[a-z0-9-]+\.md", page)
+        expected = (
+            "widget_fallbacks"
+            if name.startswith("widget-")
+            else f"lesson_{lesson.group(1)}"
+            if lesson
+            else None
+        )
+        assert drawn_in[name] == expected, f"{name} (shown in {page}) is drawn in {drawn_in[name]}"
 
 
 def test_figures_render_deterministically(tmp_path):
@@ -350,3 +377,54 @@ def test_api_reference_lists_every_public_function_and_class():
     assert public - set(listed) == set(), "public names missing from docs/reference.md"
     for name, module in listed.items():
         assert hasattr(importlib.import_module(module), name), f"{module}.{name} does not exist"
+
+
+# --------------------------------------------------------------------------------------
+# The architecture page
+# --------------------------------------------------------------------------------------
+
+
+def _layer_imports() -> set[tuple[str, str]]:
+    """(A, B) for each subpackage A of rlhf_mini that imports something of subpackage B
+    (at module level or inside a function). The package's own ``__init__.py`` (which
+    re-exports the public API) is left out; its ``__main__.py`` belongs to the cli."""
+    import ast
+
+    library = ROOT / "rlhf_mini"
+    edges = set()
+    for path in library.rglob("*.py"):
+        parts = path.relative_to(library).parts
+        if parts == ("__init__.py",):
+            continue
+        layer = "cli" if parts == ("__main__.py",) else parts[0]
+        package = ["rlhf_mini", *parts[:-1]]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                names = [".".join([*base, node.module] if node.module else base)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                target = name.split(".")
+                if target[0] == "rlhf_mini" and len(target) > 1 and target[1] != layer:
+                    edges.add((layer, target[1]))
+    return edges
+
+
+def test_architecture_diagram_draws_what_the_library_imports():
+    """The first diagram of docs/architecture.md: one arrow per layer that imports another,
+    and no other arrow (the top-level package, which re-exports everything, is left out)."""
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    source = re.findall(r"```mermaid\n(.*?)```", text, re.S)[0]
+    drawn = set(re.findall(r"^\s*(\w+)\s*-->\s*(\w+)\s*$", source, re.M))
+    layers = {p.name for p in (ROOT / "rlhf_mini").iterdir() if (p / "__init__.py").is_file()}
+    actual = _layer_imports()
+    assert {a for edge in actual for a in edge} <= layers
+    assert drawn == actual, (
+        f"drawn but not imported: {sorted(drawn - actual)}; "
+        f"imported but not drawn: {sorted(actual - drawn)}"
+    )
+    nodes = set(re.findall(r"^\s*(\w+)\[", source, re.M))
+    assert nodes == layers  # every layer is on the map

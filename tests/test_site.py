@@ -7,6 +7,7 @@ The site is built once per session (``tests/browser/sitebuild.py``); the browser
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import importlib.util
@@ -18,6 +19,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from tools.runtime import BuildError, layout, pins, wheels
+from tools.runtime import bytecode as runtime_bytecode
+from tools.runtime import manifest as runtime_manifest
+from tools.runtime.build import build as build_runtime
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
 from sitebuild import AXE, ROOT, Server, build_site, pages
@@ -36,7 +42,9 @@ def _load_hook(name: str):
     return module
 
 
-runtime = _load_hook("runtime")
+#: Where the runtime build step (``python -m tools.runtime``) puts what the site serves.
+RUNTIME_OUT = ROOT / "build" / "runtime"
+PYODIDE_NPM = ROOT / "node_modules" / "pyodide"
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +57,16 @@ def site(build) -> Path:
     if build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{build.log[-4000:]}")
     return build.site
+
+
+@pytest.fixture(scope="session")
+def manifest(site) -> runtime_manifest.Manifest:
+    """The manifest of the runtime the site was built with."""
+    return runtime_manifest.read(RUNTIME_OUT)
+
+
+def _pyodide_dir(manifest) -> str:
+    return layout.pyodide_dir(manifest.versions["npm"]["pyodide"])
 
 
 def test_mkdocs_build_strict_passes(build):
@@ -203,15 +221,42 @@ def test_built_site_loads_nothing_from_outside(site):
     assert external_loads(site) == {}
 
 
+#: What in a page makes Material's own script fetch from another host (its bundle holds
+#: these URLs): an element of class ``mermaid`` (it would fetch mermaid from unpkg.com to draw
+#: it; docs/hooks/diagrams.py draws the diagrams at build time and leaves none) and the
+#: repository widget (``repo_url`` in mkdocs.yml: it would ask the GitHub API for stars).
+MATERIAL_FETCH_TRIGGERS = {
+    "https://unpkg.com/mermaid@": re.compile(r'<[a-z]+\b[^>]*\bclass="(?:[^"]*\s)?mermaid[\s"]'),
+    "https://api.github.com/repos/": re.compile(r'data-md-component="source"'),
+}
+
+
+def test_no_page_makes_materials_script_fetch_from_outside(site):
+    bundle = next((site / "assets" / "javascripts").glob("bundle.*.min.js")).read_text()
+    for url in MATERIAL_FETCH_TRIGGERS:  # this table describes the Material the site uses
+        assert url in bundle, f"Material no longer fetches {url}: review MATERIAL_FETCH_TRIGGERS"
+    found = {}
+    for url in pages(site):
+        text = (site / (url + "index.html" if url.endswith("/") or not url else url)).read_text()
+        hits = [cdn for cdn, trigger in MATERIAL_FETCH_TRIGGERS.items() if trigger.search(text)]
+        if hits:
+            found[url or "index"] = hits
+    assert found == {}
+    assert MATERIAL_FETCH_TRIGGERS["https://unpkg.com/mermaid@"].search(
+        '<pre class="mermaid"><code>flowchart TB</code></pre>'
+    )  # the trigger finds what the fence leaves when no hook draws it
+
+
 # --- the self-hosted runtime -------------------------------------------------------------------
 
 
-def test_runtime_files_are_in_the_site(site):
-    pyodide = site / runtime.PYODIDE_DIR
-    for name in runtime.PYODIDE_CORE:
+def test_runtime_files_are_in_the_site(site, manifest):
+    pyodide = site / _pyodide_dir(manifest)
+    for name in layout.PYODIDE_CORE:
         assert (pyodide / name).is_file(), name
     assert not (pyodide / "console.html").exists()  # loads jQuery from a CDN
-    assert (site / runtime.PYSCRIPT_DIR / "core.js").is_file()
+    pyscript = layout.pyscript_dir(manifest.versions["npm"]["@pyscript/core"])
+    assert (site / pyscript / "core.js").is_file()
     lock = json.loads((pyodide / "pyodide-lock.json").read_text())
     assert lock["info"]["version"] == "0.27.7"
     entry = lock["packages"]["numpy"]
@@ -222,10 +267,10 @@ def test_runtime_files_are_in_the_site(site):
 
 def test_numpy_wheel_with_a_wrong_hash_is_refused():
     entry = {"file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", "sha256": "0" * 64}
-    with pytest.raises(Exception, match="refusing it"):
-        runtime.check_sha256(b"not numpy", entry)
+    with pytest.raises(BuildError, match="refusing it"):
+        wheels.check_sha256(b"not numpy", entry)
     good = {"file_name": "x.whl", "sha256": hashlib.sha256(b"ok").hexdigest()}
-    runtime.check_sha256(b"ok", good)
+    wheels.check_sha256(b"ok", good)
 
 
 def _wheel_urls(site: Path) -> list[str]:
@@ -245,7 +290,7 @@ def test_wheels_have_content_addressed_urls_and_match_the_working_tree(site):
     for url in urls:
         rel = url.split("assets/runtime/wheels/", 1)[1]
         digest, name = rel.split("/")
-        path = site / runtime.WHEELS_DIR / digest / name
+        path = site / layout.WHEELS_DIR / digest / name
         assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] == digest
         with zipfile.ZipFile(path) as zf:
             assert zf.testzip() is None
@@ -257,10 +302,126 @@ def test_wheels_have_content_addressed_urls_and_match_the_working_tree(site):
                     assert zf.read(f"rlhf_widgets/{src.name}") == src.read_bytes(), src.name
 
 
-def test_widgets_wheel_is_reproducible():
-    a = runtime.build_widgets_wheel().read_bytes()
-    b = runtime.build_widgets_wheel().read_bytes()
+def test_widgets_wheel_is_reproducible(tmp_path):
+    src = ROOT / "docs" / "widgets" / "rlhf_widgets"
+    a = wheels.build_widgets_wheel(src, tmp_path / "a").read_bytes()
+    b = wheels.build_widgets_wheel(src, tmp_path / "b").read_bytes()
     assert a == b  # same content -> same hash -> same URL; browsers may cache it forever
+
+
+# --- the runtime's manifest and pins -------------------------------------------------------
+
+
+def test_manifest_describes_every_runtime_file_the_site_serves(site, manifest):
+    served = {
+        p.relative_to(site).as_posix()
+        for folder in ("assets/runtime", "assets/vendor")
+        for p in (site / folder).rglob("*")
+        if p.is_file()
+    }
+    assert served == set(manifest.files)  # nothing unlisted, nothing missing
+    for rel, entry in manifest.files.items():
+        data = (site / rel).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry.bytes, entry.sha256), rel
+        compressed = rel.endswith((".zip", ".whl", ".woff", ".woff2"))
+        sent = len(data) if compressed else len(gzip.compress(data, 6))
+        assert entry.download_bytes == sent, rel
+    page = manifest.page
+    assert page.download_bytes == sum(manifest.files[rel].download_bytes for rel in page.download)
+    assert set(page.wheels) <= set(page.download) and page.chart_js in page.download
+    for rel in (page.pyscript, page.pyscript_css, page.interpreter, *page.wheels):
+        assert rel in manifest.files, rel
+    html = (site / "lessons" / "07-playground" / "index.html").read_text()
+    assert f'"download_mb": {round(page.download_bytes / 1e6)}' in html
+    assert _wheel_urls(site) == ["../../" + w for w in page.wheels]
+
+
+def test_manifest_versions_are_the_pins(manifest):
+    package = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    npm = manifest.versions["npm"]
+    assert set(npm) == set(pins.SITE_NPM_PACKAGES)
+    for name, version in npm.items():
+        assert version == package[name] == lock[f"node_modules/{name}"]["version"], name
+    constraints = (ROOT / "constraints.txt").read_text()
+    assert f"array-api-compat=={manifest.versions['wheels']['array-api-compat']}" in constraints
+    npm_lock = json.loads((PYODIDE_NPM / "pyodide-lock.json").read_text())
+    assert manifest.versions["wheels"]["numpy"] == npm_lock["packages"]["numpy"]["version"]
+    assert manifest.versions["python"] == npm_lock["info"]["python"]
+
+
+def _npm_tree(root: Path, pin: str, locked: str, installed: str | None) -> Path:
+    (root / "package.json").write_text(json.dumps({"dependencies": {"pyodide": pin}}))
+    (root / "package-lock.json").write_text(
+        json.dumps({"packages": {"node_modules/pyodide": {"version": locked}}})
+    )
+    if installed is not None:
+        (root / "node_modules" / "pyodide").mkdir(parents=True, exist_ok=True)
+        (root / "node_modules" / "pyodide" / "package.json").write_text(
+            json.dumps({"version": installed})
+        )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("pin", "locked", "installed", "message"),
+    [
+        ("^0.27.7", "0.27.7", "0.27.7", "one exact version"),
+        ("0.27.7", "0.27.6", "0.27.7", "package-lock.json locks pyodide@0.27.6"),
+        ("0.27.7", "0.27.7", "0.28.0", "node_modules has pyodide@0.28.0"),
+        ("0.27.7", "0.27.7", None, "run `npm ci`"),
+    ],
+)
+def test_npm_pins_must_be_exact_and_agree_with_lock_and_node_modules(
+    tmp_path, pin, locked, installed, message
+):
+    root = _npm_tree(tmp_path, pin, locked, installed)
+    with pytest.raises(BuildError, match=re.escape(message)):
+        pins.npm_versions(root, ("pyodide",))
+    good = _npm_tree(tmp_path, "0.27.7", "0.27.7", "0.27.7")
+    assert pins.npm_versions(good, ("pyodide",)) == {"pyodide": "0.27.7"}
+
+
+def test_pypi_pins_come_from_constraints(tmp_path):
+    (tmp_path / "constraints.txt").write_text("# pinned\nArray_API.compat==1.16.0\nnumpy==2.3.1\n")
+    assert pins.pypi_versions(tmp_path, ("array-api-compat",)) == {"array-api-compat": "1.16.0"}
+    with pytest.raises(BuildError, match="pins no version of scipy"):
+        pins.pypi_versions(tmp_path, ("scipy",))
+
+
+def test_a_stale_or_altered_runtime_is_refused(tmp_path):
+    """The hook's check: a manifest built from other sources, or a file that is not what
+    the manifest says, is refused with the command that rebuilds it."""
+    root = tmp_path / "repo"
+    (root / "rlhf_mini").mkdir(parents=True)
+    (root / "rlhf_mini" / "core.py").write_text("X = 1\n")
+    out = tmp_path / "out"
+    (out / "site" / "assets").mkdir(parents=True)
+    (out / "site" / "assets" / "a.js").write_text("a")
+    entry = runtime_manifest.FileEntry(
+        sha256=hashlib.sha256(b"a").hexdigest(), bytes=1, download_bytes=21
+    )
+    page = runtime_manifest.Page("", "", "", [], [], "", [], [], 0)
+    runtime_manifest.write(
+        runtime_manifest.Manifest(
+            runtime_manifest.inputs_digest(root), {}, {"assets/a.js": entry}, page, out_dir=out
+        )
+    )
+    assert runtime_manifest.load(out, root).files == {"assets/a.js": entry}
+    (root / "rlhf_mini" / "core.py").write_text("X = 2\n")  # the library changed
+    with pytest.raises(runtime_manifest.StaleRuntime, match="make runtime"):
+        runtime_manifest.load(out, root)
+    (root / "rlhf_mini" / "core.py").write_text("X = 1\n")
+    (out / "site" / "assets" / "a.js").write_text("b")  # same size, other bytes
+    with pytest.raises(runtime_manifest.StaleRuntime, match=r"a\.js is missing or changed"):
+        runtime_manifest.load(out, root)
+
+
+def test_runtime_build_step_does_nothing_when_up_to_date(site, manifest):
+    said = []
+    again = build_runtime(ROOT, RUNTIME_OUT, ROOT / "build" / "runtime-cache", log=said.append)
+    assert said == [f"runtime: {RUNTIME_OUT} is up to date"]
+    assert again == manifest
 
 
 # --- the API reference ---------------------------------------------------------------------
@@ -304,8 +465,8 @@ def _assert_py312_pyc(data: bytes, what: str) -> None:
     assert data[4:8] == UNCHECKED_HASH, f"{what}: not an unchecked hash-based pyc"
 
 
-def test_served_stdlib_is_sourceless_python312_bytecode(site):
-    served = site / runtime.PYODIDE_DIR / "python_stdlib.zip"
+def test_served_stdlib_is_sourceless_python312_bytecode(site, manifest):
+    served = site / _pyodide_dir(manifest) / "python_stdlib.zip"
     with zipfile.ZipFile(ROOT / "node_modules/pyodide/python_stdlib.zip") as zf:
         sources = {n for n in zf.namelist() if n.endswith(".py")}
     with zipfile.ZipFile(served) as zf:
@@ -328,8 +489,8 @@ def _compiles(source: bytes) -> bool:
     return True
 
 
-def test_served_numpy_is_bytecode_and_the_lock_names_it(site):
-    pyodide = site / runtime.PYODIDE_DIR
+def test_served_numpy_is_bytecode_and_the_lock_names_it(site, manifest):
+    pyodide = site / _pyodide_dir(manifest)
     npm_lock = json.loads((ROOT / "node_modules/pyodide/pyodide-lock.json").read_text())
     lock = json.loads((pyodide / "pyodide-lock.json").read_text())
     # the served lock differs from npm's in numpy's sha256 only
@@ -349,7 +510,7 @@ def test_served_numpy_is_bytecode_and_the_lock_names_it(site):
 def test_own_wheels_keep_their_sources_next_to_their_bytecode(site):
     for url in _wheel_urls(site):
         rel = url.split("assets/runtime/wheels/", 1)[1]
-        with zipfile.ZipFile(site / runtime.WHEELS_DIR / rel) as zf:
+        with zipfile.ZipFile(site / layout.WHEELS_DIR / rel) as zf:
             names = set(zf.namelist())
             if rel.endswith(
                 ("rlhf_mini-0.1.0-py3-none-any.whl", "rlhf_widgets-0.1.0-py3-none-any.whl")
@@ -365,6 +526,10 @@ def test_own_wheels_keep_their_sources_next_to_their_bytecode(site):
                 assert [n for n in names if n.endswith(".pyc")]
 
 
+def compile_bytecode(jobs, cache):
+    return runtime_bytecode.compile_bytecode(jobs, pyodide=PYODIDE_NPM, cache=cache)
+
+
 def test_compile_bytecode_modes_and_determinism(tmp_path, monkeypatch):
     def make_zip(path, files):
         with zipfile.ZipFile(path, "w") as zf:
@@ -375,8 +540,7 @@ def test_compile_bytecode_modes_and_determinism(tmp_path, monkeypatch):
     files = {"pkg/__init__.py": "X = 1\n", "pkg/bad.py": "def (:\n", "pkg/data.txt": "hi"}
     a = make_zip(tmp_path / "a.zip", files)
     b = make_zip(tmp_path / "b.whl", files)
-    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache1")
-    out = runtime.compile_bytecode({a: "sourceless", b: "cached"})
+    out = compile_bytecode({a: "sourceless", b: "cached"}, tmp_path / "cache1")
     with zipfile.ZipFile(out[a]) as zf:
         assert sorted(zf.namelist()) == ["pkg/__init__.pyc", "pkg/bad.py", "pkg/data.txt"]
         _assert_py312_pyc(zf.read("pkg/__init__.pyc"), "sourceless")
@@ -392,16 +556,14 @@ def test_compile_bytecode_modes_and_determinism(tmp_path, monkeypatch):
         assert zf.read("pkg/__init__.py") == b"X = 1\n"
         _assert_py312_pyc(zf.read("pkg/__pycache__/__init__.cpython-312.pyc"), "cached")
     # cached: a second call does not run Node again
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
-    assert runtime.compile_bytecode({a: "sourceless"}) == {a: out[a]}
+    monkeypatch.setattr(runtime_bytecode.shutil, "which", lambda name: None)
+    assert compile_bytecode({a: "sourceless"}, tmp_path / "cache1") == {a: out[a]}
     # nothing cached and no Node: a clear error
-    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache2")
-    with pytest.raises(Exception, match=r"Node\.js is needed"):
-        runtime.compile_bytecode({a: "sourceless"})
+    with pytest.raises(BuildError, match=r"Node\.js is needed"):
+        compile_bytecode({a: "sourceless"}, tmp_path / "cache2")
     # the same input compiles to the same bytes (reproducible URLs and lock hashes)
     monkeypatch.undo()
-    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache3")
-    again = runtime.compile_bytecode({a: "sourceless", b: "cached"})
+    again = compile_bytecode({a: "sourceless", b: "cached"}, tmp_path / "cache3")
     assert again[a].read_bytes() == out[a].read_bytes()
     assert again[b].read_bytes() == out[b].read_bytes()
 
@@ -456,18 +618,27 @@ def test_runner_errors_are_tracebacks_of_the_readers_code():
 @pytest.mark.browser
 def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     """axe-core on every page (the runtime blocked: static content and the widgets' error
-    state; tests/browser checks a ready widget)."""
+    state; tests/browser checks a ready widget). Every page, as a browser runs it, also asks
+    nothing of any other host: not the page itself, not Material's script (which fetches
+    mermaid from a CDN when it finds a diagram to draw), not the stylesheets."""
     server = Server(site)
     failures = {}
+    outside: dict[str, list[str]] = {}
+    visiting = [""]
+
+    def block_outside(route):
+        outside.setdefault(visiting[0], []).append(route.request.url)
+        route.abort()
+
     try:
         for scheme in ("light", "dark"):
             context = browser.new_context(color_scheme=scheme)
             context.route("**/assets/runtime/**", lambda route: route.abort())
-            context.route(
-                re.compile(r"^(?!" + re.escape(server.origin) + ").*"), lambda r: r.abort()
-            )
+            context.route(re.compile(r"^(?!" + re.escape(server.origin) + ").*"), block_outside)
             page = context.new_page()
-            for url in pages(site) if scheme == "light" else ["lessons/07-playground/"]:
+            dark = ["lessons/07-playground/", "architecture/"]
+            for url in pages(site) if scheme == "light" else dark:
+                visiting[0] = f"{scheme} {url or 'index'}"
                 if scheme == "dark" and not (site / url / "index.html").is_file():
                     continue
                 page.goto(server.url(url))
@@ -483,6 +654,7 @@ def test_axe_no_serious_or_critical_violations_on_any_page(site, browser):
     finally:
         server.close()
     assert not failures, json.dumps(failures, indent=1)
+    assert not outside, f"requests outside the site: {json.dumps(outside, indent=1)}"
 
 
 # --- quizzes: options in an order fixed per quiz -------------------------------------------
@@ -634,9 +806,9 @@ def test_katex_error_is_a_build_warning(tmp_path, monkeypatch, caplog):
 
 
 def test_pages_typeset_math_without_any_script(site, build):
-    assert not (site / runtime.KATEX_DIR / "katex.min.js").exists()
-    assert (site / runtime.KATEX_DIR / "katex.min.css").is_file()
-    assert list((site / runtime.KATEX_DIR / "fonts").glob("*.woff2"))
+    assert not (site / layout.KATEX_DIR / "katex.min.js").exists()
+    assert (site / layout.KATEX_DIR / "katex.min.css").is_file()
+    assert list((site / layout.KATEX_DIR / "fonts").glob("*.woff2"))
     typeset_lines = [line for line in build.log.splitlines() if "katex: typeset" in line]
     assert len(typeset_lines) <= 1, typeset_lines  # Node at most once per build
     for url in pages(site):
@@ -647,3 +819,44 @@ def test_pages_typeset_math_without_any_script(site, build):
         assert not re.search(r"\\[()\[\]]|\\beta\b", shown), f"{url}: raw TeX left"
         if 'class="katex' in text:
             assert "assets/vendor/katex/katex.min.css" in text, url
+
+
+# --- diagrams drawn at build time -------------------------------------------------------------
+
+diagrams_hook = _load_hook("diagrams")
+
+
+def test_diagrams_are_drawn_once_and_a_broken_one_is_a_build_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(diagrams_hook, "CACHE", tmp_path)
+    good = 'flowchart TB\n  accTitle: Two layers\n  top["top<br/>layer"] --> bottom'
+    bad = "flowchart TB\n  top -->"
+    page = f'<p>x</p><pre class="mermaid"><code>{html.escape(good)}</code></pre>'
+    assert diagrams_hook.find(page) == [good]
+    with caplog.at_level("WARNING", logger="mkdocs.hooks.diagrams"):
+        out = diagrams_hook.render([good, bad])  # one browser for both
+    assert "mermaid cannot draw" in caplog.text
+    svg = out[good]
+    assert svg.startswith(f'<svg id="{diagrams_hook.diagram_id(good)}"')
+    assert ">Two layers</title>" in svg  # its accessible name
+    assert re.findall(r"<tspan[^>]*>(\w+)</tspan>", svg) == ["top", "layer", "bottom"]
+    assert "var(--md-mermaid-node-bg-color" in svg  # the page's palette, light or dark
+    assert html_loads(svg) == [] and css_loads(svg) == []
+    assert out[bad].startswith('<pre class="rlhf-diagram-error">')
+    assert len(list(tmp_path.glob("*.svg"))) == 1  # the broken one is reported every build
+    monkeypatch.setattr(diagrams_hook, "_render_in_chromium", lambda s: pytest.fail(f"drew {s}"))
+    assert diagrams_hook.render([good]) == {good: svg}  # cached: no browser at all
+
+
+def test_architecture_page_shows_diagrams_drawn_at_build_time(site):
+    source = (ROOT / "docs" / "architecture.md").read_text()
+    text = (site / "architecture" / "index.html").read_text()
+    figures = re.findall(
+        r'<figure class="rlhf-diagram" tabindex="0">(<svg\b.*?</svg>)</figure>', text, re.S
+    )
+    assert len(figures) == source.count("```mermaid") == 2
+    assert 'class="mermaid"' not in text and "mermaid.min.js" not in text
+    labels = set(re.findall(r"<tspan[^>]*>([^<]+)</tspan>", figures[0]))
+    assert {"core", "losses", "models", "worlds", "trainers", "experiments", "cli"} <= labels
+    assert "rlhf_widgets.start()" in figures[1]
+    for svg in figures:
+        assert "<title" in svg and "<desc" in svg

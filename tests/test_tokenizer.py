@@ -4,8 +4,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rlhf_mini.models.tokenizer import SPECIAL_TOKENS, Tokenizer, split_words
 from rlhf_mini.worlds.text import load_text_world
+from rlhf_mini.worlds.tokenizer import SPECIAL_TOKENS, Tokenizer, split_words
 
 TOK = Tokenizer.from_texts(
     ["How do I boil an egg? Can't say, it's 10 minutes: ask Sam's neighbour!"],

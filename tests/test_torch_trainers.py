@@ -17,6 +17,7 @@ from rlhf_mini.experiments.overoptimization import overoptimization_curve
 from rlhf_mini.experiments.pipeline import run_pipeline
 from rlhf_mini.models.softmax_policy import base_policy
 from rlhf_mini.trainers.dpo import train_dpo
+from rlhf_mini.trainers.grpo import train_grpo, train_rloo
 from rlhf_mini.trainers.ppo import train_ppo
 from rlhf_mini.trainers.reward_model import train_reward_model
 from rlhf_mini.trainers.sft import sft_policy, supervised_finetune
@@ -99,6 +100,20 @@ RUNS = {
     "dpo-robust": lambda **kw: _policy_run(
         train_dpo(_comparisons(), steps=20, seed=3, loss_type="robust", label_smoothing=0.1, **kw)
     ),
+    "dpo-kto": lambda **kw: _policy_run(
+        train_dpo(_comparisons(), steps=20, seed=3, loss_type="kto", **kw)
+    ),
+    "dpo-simpo": lambda **kw: _policy_run(
+        train_dpo(_comparisons(), steps=20, seed=3, loss_type="simpo", label_smoothing=0.1, **kw)
+    ),
+    "dpo-orpo": lambda **kw: _policy_run(
+        train_dpo(_comparisons(), steps=20, seed=3, loss_type="orpo", **kw)
+    ),
+    "grpo": lambda **kw: _policy_run(train_grpo(steps=20, seed=3, log_every=1, **kw)),
+    "grpo-epochs-none": lambda **kw: _policy_run(
+        train_grpo(steps=15, seed=5, update_epochs=3, scale_rewards="none", lr=3.0, **kw)
+    ),
+    "rloo": lambda **kw: _policy_run(train_rloo(steps=20, seed=3, log_every=1, **kw)),
     "reward-model": lambda **kw: (
         lambda res: Run(res.history, res.model.weights, res.config["backend"])
     )(train_reward_model(_comparisons(), steps=30, seed=3, **kw)),
@@ -200,6 +215,9 @@ def test_float32_torch_runs_stay_finite_and_close(name, device, numpy_runs):
 DTYPE_RUNS = {
     "ppo": lambda **kw: train_ppo(steps=40, seed=0, **kw),
     "dpo": lambda **kw: train_dpo(_comparisons(), steps=40, seed=0, **kw),
+    "dpo-orpo": lambda **kw: train_dpo(_comparisons(), steps=40, seed=0, loss_type="orpo", **kw),
+    "grpo": lambda **kw: train_grpo(steps=40, seed=0, **kw),
+    "rloo": lambda **kw: train_rloo(steps=40, seed=0, **kw),
     "reward_model": lambda **kw: train_reward_model(_comparisons(), steps=20, seed=0, **kw),
     "token_ppo": lambda **kw: train_token_ppo(steps=5, seed=0, **kw),
     "pipeline": lambda **kw: _pipeline_result(**kw),
@@ -228,7 +246,7 @@ def test_dtype_float32_computes_in_float32_and_follows_float64(name, device):
     f32 = DTYPE_RUNS[name](backend="torch", device=device, dtype="float32")
     f64 = DTYPE_RUNS[name](backend="torch", device=device)
     assert f32.config["dtype"] == "float32" and f64.config["dtype"] == "float64"
-    if name in ("ppo", "dpo"):  # the others hand back numpy copies of their parameters
+    if name in ("ppo", "dpo", "dpo-orpo", "grpo", "rloo"):  # the others: numpy copies
         assert f32.policy.logits.dtype is torch.float32
     if name == "pipeline":  # every stage ran in float32: round-off differs from float64
         assert f32.history != f64.history

@@ -15,11 +15,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "widgets"))
 
-from rlhf_widgets import REGISTRY, dpo_trainer, pipeline, ppo_sweep, reward_training
+from rlhf_widgets import (
+    REGISTRY,
+    dpo_comparison,
+    method_frontier,
+    pipeline_walkthrough,
+    ppo_sweep,
+    reward_training,
+)
 from rlhf_widgets.preference_game import L2, TIE_TOL, PreferenceGame, hit_credit
 
 from rlhf_mini import (
     bradley_terry_loss,
+    compare_methods,
     fit_bradley_terry,
     load_world,
     preference_probability,
@@ -35,10 +43,22 @@ def test_registry_names_every_widget_module():
         "pipeline",
         "dpo-trainer",
         "playground",
+        "method-frontier",
     }
     widgets = Path(__file__).resolve().parents[1] / "docs" / "widgets"
     for module in REGISTRY.values():
         assert (widgets / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_widget_modules_are_not_named_like_library_modules():
+    """A widget module is named for what it shows; sharing a name with a library module
+    (``pipeline``, ``playground``) would make readers look for the algorithm in the UI."""
+    library = Path(__file__).resolve().parents[1] / "rlhf_mini"
+    library_names = {p.stem for p in library.rglob("*.py")} | {
+        p.name for p in library.rglob("*") if p.is_dir()
+    }
+    widget_names = {module.rsplit(".", 1)[1] for module in REGISTRY.values()}
+    assert not widget_names & library_names
 
 
 # --- preference game ---------------------------------------------------------------------
@@ -221,11 +241,11 @@ def test_ppo_sweep_summary_checks_input():
 
 def test_pipeline_views_follow_the_library_stages():
     result = run_pipeline()
-    views = [pipeline.stage_view(s) for s in result.stages]
+    views = [pipeline_walkthrough.stage_view(s) for s in result.stages]
     assert [v["title"] for v in views] == [s.title for s in result.stages]
     base = dict(views[0]["metrics"])
     gold = result.stage("base").metrics["gold_reward"]
-    assert base[pipeline.METRIC_LABELS["gold_reward"]] == f"{gold:.2f}"
+    assert base[pipeline_walkthrough.METRIC_LABELS["gold_reward"]] == f"{gold:.2f}"
     for v, s in zip(views, result.stages, strict=True):
         assert [x["response"] for x in v["samples"]] == [x["response"] for x in s.samples]
     assert any("chosen" in line for line in views[2]["extra"])  # preference examples
@@ -236,11 +256,11 @@ def test_pipeline_views_follow_the_library_stages():
 
 
 def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
-    data = dpo_trainer.comparison(seed=0)
+    data = dpo_comparison.comparison(seed=0)
     dpo, ppo = data.run(0.5)
-    n_heldout = round(dpo_trainer.HELDOUT_FRACTION * dpo_trainer.N_COMPARISONS)
+    n_heldout = round(dpo_comparison.HELDOUT_FRACTION * dpo_comparison.N_COMPARISONS)
     assert n_heldout == len(data.heldout)
-    assert len(data.comparisons) == dpo_trainer.N_COMPARISONS - n_heldout
+    assert len(data.comparisons) == dpo_comparison.N_COMPARISONS - n_heldout
     assert dpo.history["loss"][0] == pytest.approx(np.log(2))
     # the implicit reward generalises: held-out pairs ordered well above chance
     assert dpo.final()["heldout_accuracy"] > 0.7
@@ -251,3 +271,33 @@ def test_dpo_trainer_runs_dpo_and_ppo_on_the_same_data():
     assert dpo_strong.final()["kl"] < dpo.final()["kl"]  # a stronger leash moves less
     assert ppo_strong.final()["kl"] < ppo.final()["kl"]
     assert ppo.config["reward_scale"] == "raw"  # the units of DPO's beta
+
+
+# --- method frontier -----------------------------------------------------------------------
+
+
+def test_method_frontier_shows_every_method_on_the_same_data():
+    res = method_frontier.run()
+    assert res.to_dict() == compare_methods().to_dict()  # the library's defaults
+    assert list(res.points) == list(method_frontier.NAMES)
+    best = method_frontier.best_points(res)
+    for method, p in best.items():
+        assert p in res.points[method]
+        assert p["gold_reward"] == max(q["gold_reward"] for q in res.points[method])
+        assert p["gold_reward"] > res.reference_gold
+    assert method_frontier.knob_text("best_of_n", res.points["best_of_n"]) == "n 2, 4, 8, 16, 32"
+    assert method_frontier.knob_text("ppo", res.points["ppo"]) == "beta 1, 0.3, 0.1"
+    sentence = method_frontier.summary(res)
+    assert sentence.startswith("Closest to the ceiling: ")
+    assert "No method lost gold reward" in sentence
+
+
+def test_method_frontier_with_verbose_labellers_names_who_overoptimised():
+    res = method_frontier.run("verbose", seed=0)
+    assert res.config["verbosity_bias"] == method_frontier.LABELLERS["verbose"][1]
+    sentence = method_frontier.summary(res)
+    for method in ("GRPO", "best-of-n"):
+        assert method in sentence.split("lowered the gold reward of ")[1].split(":")[0]
+    assert method_frontier.run("faithful", seed=1).to_dict() != method_frontier.run().to_dict()
+    with pytest.raises(ValueError, match="labellers"):
+        method_frontier.run("lenient")

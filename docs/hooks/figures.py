@@ -1,25 +1,30 @@
 """MkDocs hook: draw the lessons' figures at build time by running ``rlhf_mini``.
 
-Every figure on the site is the output of code in this file calling the library, never a
-pasted image. The ``widget-NAME`` figures are the default runs of the widgets (computed with
-the widgets' own pure helpers), shown in each widget's box as its no-script fallback. In ``on_files`` each figure is rendered to SVG and added to the site as a
+The drawing code lives next to the lessons it serves, in ``docs/figures/`` (one module per
+lesson, plus ``widget_fallbacks.py``; see its ``__init__.py``). This hook only finds and
+renders it: in ``on_files`` each figure is rendered to SVG and added to the site as a
 generated file ``figures/NAME.svg``; lessons link it as ``../figures/NAME.svg``, so
 ``mkdocs build --strict`` checks the links like any other.
 
 Rendering takes a few seconds; the SVGs are cached under ``build/figures/<hash>/`` where the
-hash covers this file, the library's sources and data and the widgets' sources, so a rebuild after an unrelated
-edit is instant and any change to the code that draws a figure redraws it.
+hash covers this file, the drawing code, the library's sources and data and the widgets'
+sources, so a rebuild after an unrelated edit is instant and any change to the code that
+draws a figure redraws it.
 
+``figures()`` maps each name to its drawing function, ``render(name)`` returns one SVG and
 ``render_all(out_dir)`` renders every figure into a directory (used by the tests).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import io
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,603 +33,48 @@ log = logging.getLogger("mkdocs.hooks.figures")
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "figures"
-
-#: Figure name -> function drawing it on a fresh matplotlib Figure.
-FIGURES: dict[str, Callable[[Any], None]] = {}
-
-# Colours: the course's indigo, plus a contrasting orange and grey; readable in both themes
-# because every figure has its own white background.
-INDIGO, ORANGE, GREY, GREEN = "#3f51b5", "#e65100", "#757575", "#2e7d32"
-
-
-def figure(name: str, size: tuple[float, float] = (6.4, 3.6)):
-    """Register a drawing function under ``name`` (the SVG is ``figures/NAME.svg``)."""
-
-    def register(draw: Callable[[Any], None]) -> Callable[[Any], None]:
-        draw.size = size  # type: ignore[attr-defined]
-        FIGURES[name] = draw
-        return draw
-
-    return register
+#: The drawing code, imported as the package ``PACKAGE`` (a name no installed package uses).
+FIGURES_DIR = ROOT / "docs" / "figures"
+PACKAGE = "rlhf_course_figures"
+# `mkdocs serve` loads the hooks again for each rebuild: import the drawing code afresh too.
+for _name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+    del sys.modules[_name]
 
 
-# --------------------------------------------------------------------------------------
-# Lesson 1: the pretrained model's taste
-# --------------------------------------------------------------------------------------
-
-
-def _behaviour_mass(world: Any, probs: Any) -> tuple[list[str], Any, Any]:
-    """Behaviours sorted by mean gold utility; mean probability mass and mean utility."""
-    import numpy as np
-
-    labels = world.behaviour_table()
-    u = world.gold_utility()
-    names = sorted(world.behaviours)
-    mass = np.array(
-        [
-            sum(probs[i, k] for i, row in enumerate(labels) for k, b in enumerate(row) if b == n)
-            for n in names
-        ]
-    ) / len(labels)
-    utility = np.array(
-        [
-            np.mean([u[i, k] for i, row in enumerate(labels) for k, b in enumerate(row) if b == n])
-            for n in names
-        ]
-    )
-    order = np.argsort(utility)
-    return [names[i] for i in order], mass[order], utility[order]
-
-
-@figure("base-model-behaviours", size=(7.2, 3.8))
-def _base_model_behaviours(fig: Any) -> None:
-    from rlhf_mini.models.softmax_policy import base_policy
-    from rlhf_mini.worlds.bandit import load_world
-
-    world = load_world()
-    names, mass, utility = _behaviour_mass(world, base_policy(world).to_numpy())
-    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[1.2, 1])
-    y = range(len(names))
-    left.barh(y, mass, color=INDIGO)
-    left.set_yticks(list(y), [n.replace("_", " ") for n in names])
-    left.set_xlabel("probability under the base model\n(mean over the 14 prompts)")
-    left.set_title("What the pretrained model says")
-    right.barh(y, utility, color=GREEN)
-    right.set_xlabel("gold utility (mean)")
-    right.set_title("What people want")
-    for ax in (left, right):
-        ax.grid(alpha=0.3, axis="x")
-
-
-# --------------------------------------------------------------------------------------
-# Lesson 2: Bradley–Terry
-# --------------------------------------------------------------------------------------
-
-
-@figure("bradley-terry-curve")
-def _bradley_terry_curve(fig: Any) -> None:
-    import numpy as np
-
-    import rlhf_mini as rm
-
-    ax = fig.subplots()
-    diff = np.linspace(-6, 6, 241)
-    ax.plot(diff, rm.preference_probability(diff, 0.0), color=INDIGO, lw=2)
-    p = float(rm.preference_probability(2.0, 0.0))
-    ax.plot([2, 2, -6], [0, p, p], color=GREY, ls="--", lw=1)
-    ax.plot([2], [p], "o", color=ORANGE)
-    ax.annotate(
-        f"$r_A=2,\\ r_B=0$: P = {p:.2f}",
-        (2, p),
-        xytext=(2.6, 0.62),
-        arrowprops={"arrowstyle": "->", "color": GREY},
-    )
-    ax.set_xlim(-6, 6)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("score difference $r_A - r_B$")
-    ax.set_ylabel("P(A preferred to B)")
-    ax.set_title("Bradley–Terry: a logistic curve in the score difference")
-    ax.grid(alpha=0.3)
-
-
-@figure("bradley-terry-recovery")
-def _bradley_terry_recovery(fig: Any) -> None:
-    import numpy as np
-
-    import rlhf_mini as rm
-
-    true_scores = np.array([1.5, 0.5, 0.0, -2.0])
-    centred = true_scores - true_scores.mean()
-    sizes = np.array([200, 500, 1000, 2000, 5000, 10000, 20000])
-    seeds = range(8)
-    rmse = np.zeros((len(seeds), sizes.size))
-    for i, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        for j, n in enumerate(sizes):
-            first = rng.integers(0, 4, size=n)
-            second = (first + rng.integers(1, 4, size=n)) % 4
-            p_first = rm.preference_probability(true_scores[first], true_scores[second])
-            first_wins = rng.random(n) < p_first
-            comparisons = np.stack(
-                [np.where(first_wins, first, second), np.where(first_wins, second, first)], 1
-            )
-            fitted = rm.fit_bradley_terry(comparisons, n_items=4)
-            rmse[i, j] = np.sqrt(np.mean((fitted - centred) ** 2))
-    ax = fig.subplots()
-    for row in rmse:
-        ax.plot(sizes, row, color=INDIGO, alpha=0.25, lw=1)
-    mean = rmse.mean(axis=0)
-    ax.plot(sizes, mean, "o-", color=INDIGO, lw=2, label="fit error (mean of 8 seeds)")
-    ref = mean[0] * np.sqrt(sizes[0] / sizes)
-    ax.plot(sizes, ref, "--", color=ORANGE, label=r"$\propto 1/\sqrt{m}$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("number of comparisons m")
-    ax.set_ylabel("RMS error of fitted scores")
-    ax.set_title("Maximum likelihood recovers the hidden scores")
-    ax.legend()
-    ax.grid(alpha=0.3, which="both")
-
-
-# --------------------------------------------------------------------------------------
-# Lesson 3: the reward model
-# --------------------------------------------------------------------------------------
-
-
-@figure("reward-model-training")
-def _reward_model_training(fig: Any) -> None:
-    import rlhf_mini as rm
-
-    result = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), steps=200, seed=0)
-    h = result.history
-    ax = fig.subplots()
-    ax.plot(h["step"], h["train_accuracy"], color=INDIGO, lw=2, label="train accuracy")
-    ax.plot(h["step"], h["heldout_accuracy"], color=ORANGE, lw=2, label="held-out accuracy")
-    agreement = result.metrics["heldout_label_gold_agreement"]
-    ax.axhline(
-        agreement, color=GREY, ls="--", label=f"held-out labels agreeing with gold: {agreement:.2f}"
-    )
-    ax.plot(h["step"], h["heldout_loss"], color=GREEN, lw=1.5, label="held-out loss")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(0, 200)
-    ax.set_xlabel("epoch (full-batch gradient step, log scale)")
-    ax.set_ylabel("pairwise accuracy / loss")
-    ax.set_ylim(0, 1)
-    ax.set_title("Predicting noisy labels levels off near the labels' own agreement")
-    ax.legend(loc="center right")
-    ax.grid(alpha=0.3)
-
-
-@figure("reward-model-weights", size=(6.8, 3.6))
-def _reward_model_weights(fig: Any) -> None:
-    import numpy as np
-
-    import rlhf_mini as rm
-
-    world = rm.load_world()
-    faithful = rm.train_reward_model(rm.simulate_comparisons(500, seed=0), log_every=50, seed=0)
-    biased = rm.train_reward_model(
-        rm.simulate_comparisons(500, seed=0, verbosity_bias=3.0), log_every=50, seed=0
-    )
-    x = np.arange(world.n_features)
-    ax = fig.subplots()
-    width = 0.27
-    ax.bar(x - width, world.gold_weights, width, color=GREY, label="gold (hidden)")
-    ax.bar(x, faithful.model.weights, width, color=INDIGO, label="learned, faithful labels")
-    ax.bar(
-        x + width,
-        biased.model.weights,
-        width,
-        color=ORANGE,
-        label="learned, verbosity-biased labels",
-    )
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, world.features, rotation=20)
-    ax.set_ylabel("weight in r(x, y) = w · φ")
-    ax.set_title("What the reward model learned")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-
-
-# --------------------------------------------------------------------------------------
-# Lesson 4: PPO with a KL penalty
-# --------------------------------------------------------------------------------------
-
-
-def _faithful_reward_model() -> Any:
-    import rlhf_mini as rm
-
-    return rm.train_reward_model(rm.simulate_comparisons(500, seed=0), log_every=50, seed=0).model
-
-
-@figure("ppo-training", size=(7.2, 3.4))
-def _ppo_training(fig: Any) -> None:
-    from rlhf_mini.trainers.ppo import train_ppo
-
-    reward_model = _faithful_reward_model()
-    left, right = fig.subplots(1, 2)
-    for beta, colour in ((0.01, ORANGE), (0.05, INDIGO), (0.2, GREEN), (1.0, GREY)):
-        h = train_ppo(reward_model, beta=beta, steps=200, seed=0).history
-        left.plot(h["step"], h["proxy_reward"], color=colour, lw=2, label=f"β = {beta}")
-        right.plot(h["step"], h["kl"], color=colour, lw=2, label=f"β = {beta}")
-    left.set_title("reward: P(beats the SFT model's typical answer)", fontsize=9)
-    right.set_title("KL(π ‖ π_ref) in nats")
-    for ax in (left, right):
-        ax.set_xlabel("PPO iteration")
-        ax.grid(alpha=0.3)
-    right.legend()
-
-
-# --------------------------------------------------------------------------------------
-# Lesson 5: the pipeline
-# --------------------------------------------------------------------------------------
-
-GOOD_BEHAVIOURS = (
-    "clear_concise",
-    "thoughtful_respectful",
-    "expresses_uncertainty",
-    "refuses_harmful_helps",
-    "refuses_curtly",
-)
-
-
-@figure("pipeline-stages", size=(7.6, 3.6))
-def _pipeline_stages(fig: Any) -> None:
-    from matplotlib import colormaps
-
-    import rlhf_mini as rm
-
-    world = rm.load_world()
-    result = rm.run_pipeline(ppo_steps=150, rm_steps=100, seed=0)  # as in the lesson
-    stages = [("base", "1. base"), ("sft", "2. SFT"), ("aligned", "6. after PPO")]
-    labels = world.behaviour_table()
-    good = [b for b in GOOD_BEHAVIOURS if b in world.behaviours]
-    bad = [b for b in world.behaviours if b not in good]
-    greens, reds = colormaps["Greens"], colormaps["Oranges"]
-    colours = {b: greens(0.85 - 0.5 * i / max(1, len(good) - 1)) for i, b in enumerate(good)}
-    colours |= {b: reds(0.35 + 0.5 * i / max(1, len(bad) - 1)) for i, b in enumerate(bad)}
-    ax, gold_ax = fig.subplots(1, 2, width_ratios=[3, 1])
-    for j, (name, _title) in enumerate(stages):
-        left = 0.0
-        for b in good + bad:
-            mass = result.stage(name).metrics.get(f"p_{b}")
-            if mass is None:
-                continue
-            # p_b is averaged over the prompts that offer b; weight it by that share
-            share = sum(b in row for row in labels) / len(labels)
-            ax.barh(
-                j,
-                mass * share,
-                left=left,
-                color=colours[b],
-                label=b.replace("_", " ") if j == 0 else None,
-            )
-            left += mass * share
-        gold_ax.barh(j, result.stage(name).metrics["gold_reward"], color=INDIGO)
-    ax.set_yticks(range(len(stages)), [t for _, t in stages])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the model's probability (all 14 prompts)")
-    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    gold_ax.set_yticks(range(len(stages)), [])
-    gold_ax.invert_yaxis()
-    gold_ax.set_xlabel("gold utility")
-    gold_ax.set_xlim(0, float(world.gold_utility().max(axis=1).mean()) * 1.05)
-    gold_ax.axvline(float(world.gold_utility().max(axis=1).mean()), color=GREY, ls="--", lw=1)
-    fig.suptitle("Green: behaviours people want. Orange: behaviours they don't.", fontsize=9)
-
-
-# --------------------------------------------------------------------------------------
-# Lesson 7: overoptimisation
-# --------------------------------------------------------------------------------------
-
-
-@figure("overoptimization", size=(6.8, 3.8))
-def _overoptimization(fig: Any) -> None:
-    import rlhf_mini as rm
-
-    exact = rm.overoptimization_curve(seed=0)
-    ppo = rm.overoptimization_curve(sweep="steps", seed=0)
-    beta_run = ppo.points[0]["beta"]
-    gold_ax = fig.subplots()
-    proxy_ax = gold_ax.twinx()  # the proxy is a win probability, the gold a utility
-    kl = [p["kl"] for p in exact.points]
-    pkl = [p["kl"] for p in ppo.points]
-    lines = [
-        *proxy_ax.plot(
-            kl,
-            [p["proxy_reward"] for p in exact.points],
-            "o-",
-            color=ORANGE,
-            lw=2,
-            label="proxy reward (optimum per β, right axis)",
-        ),
-        *proxy_ax.plot(
-            pkl,
-            [p["proxy_reward"] for p in ppo.points],
-            "--",
-            color=ORANGE,
-            lw=1.2,
-            label=f"proxy, one PPO run (β = {beta_run:g})",
-        ),
-        *gold_ax.plot(
-            kl,
-            [p["gold_reward"] for p in exact.points],
-            "o-",
-            color=INDIGO,
-            lw=2,
-            label="gold utility (optimum per β, left axis)",
-        ),
-        *gold_ax.plot(
-            pkl,
-            [p["gold_reward"] for p in ppo.points],
-            "--",
-            color=INDIGO,
-            lw=1.2,
-            label=f"gold, one PPO run (β = {beta_run:g})",
-        ),
-        gold_ax.axhline(
-            exact.reference_gold, color=GREY, ls=":", lw=1, label="gold of the SFT reference"
-        ),
+def _modules() -> list[Any]:
+    """Every module of ``docs/figures/`` (not ``_private`` ones), imported, in name order."""
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, FIGURES_DIR / "__init__.py", submodule_search_locations=[str(FIGURES_DIR)]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = package
+        spec.loader.exec_module(package)
+    return [
+        importlib.import_module(f"{PACKAGE}.{path.stem}")
+        for path in sorted(FIGURES_DIR.glob("*.py"))
+        if not path.name.startswith("_")
     ]
-    peak = exact.peak()
-    gold_ax.annotate(
-        "gold peaks",
-        (peak["kl"], peak["gold_reward"]),
-        xytext=(peak["kl"] + 0.2, peak["gold_reward"] + 0.25),
-        arrowprops={"arrowstyle": "->", "color": GREY},
-    )
-    gold_ax.set_xlabel("KL(π ‖ π_ref), nats: how hard the proxy is optimised")
-    gold_ax.set_ylabel("gold utility")
-    proxy_ax.set_ylabel("proxy reward (win probability)")
-    gold_ax.set_title("Optimising a flawed proxy: Goodhart's law")
-    gold_ax.legend(handles=lines, fontsize=7, loc="lower right")
-    gold_ax.grid(alpha=0.3)
 
 
-# --------------------------------------------------------------------------------------
-# Lesson 6: DPO
-# --------------------------------------------------------------------------------------
-
-
-@figure("dpo-training", size=(7.6, 3.5))
-def _dpo_training(fig: Any) -> None:
-    import rlhf_mini as rm
-    from rlhf_mini.trainers.dpo import train_dpo
-
-    comparisons = rm.simulate_comparisons(500, seed=0)
-    left, right = fig.subplots(1, 2)
-    h = train_dpo(comparisons, beta=0.5, steps=300, seed=0).history
-    left.plot(h["step"], h["loss"], color=INDIGO, lw=2, label="DPO loss")
-    left.plot(h["step"], h["accuracy"], color=ORANGE, lw=2, label="preference accuracy")
-    left.axhline(0.6931, color=GREY, ls=":", lw=1, label="log 2")
-    left.set_xlabel("Adam step")
-    left.set_title("DPO, β = 0.5")
-    left.legend(fontsize=8)
-    result = rm.compare_dpo_ppo()  # the same comparisons (500, seed 0), one run per β
-    for method, name, colour, marker in (
-        ("dpo", "DPO", INDIGO, "o"),
-        ("ppo", "RM + PPO", ORANGE, "s"),
-    ):
-        pts = result.points[method]
-        kl = [p["kl"] for p in pts]
-        gold = [p["gold_reward"] for p in pts]
-        right.plot(kl, gold, marker=marker, color=colour, lw=1.5, label=name)
-        for p in pts:
-            right.annotate(
-                f"{p['beta']:g}",
-                (p["kl"], p["gold_reward"]),
-                textcoords="offset points",
-                xytext=(4, -10),
-                fontsize=7,
-                color=colour,
-            )
-    right.set_xlabel("KL(π ‖ π_ref), nats")
-    right.set_ylabel("gold utility")
-    right.set_title("Same comparisons, labels = β")
-    right.legend(fontsize=8)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-
-
-# --------------------------------------------------------------------------------------
-# Widgets: the default run of each widget, drawn at build time. A widget's box shows its
-# figure (figures/widget-NAME.svg) until the widget is ready, and for good when JavaScript
-# is off or Python cannot start. Each figure calls the widget's own pure helpers with the
-# widget's defaults, so it changes whenever the widget's first result would.
-# --------------------------------------------------------------------------------------
-
-
-def _widget_module(name: str) -> Any:
-    """``rlhf_widgets.<name>`` (docs/widgets; its pure parts import no browser module)."""
-    import importlib
-    import sys
-
-    widgets = str(ROOT / "docs" / "widgets")
-    if widgets not in sys.path:
-        sys.path.insert(0, widgets)
-    return importlib.import_module(f"rlhf_widgets.{name}")
-
-
-@figure("widget-preference-game", size=(7.2, 3.4))
-def _widget_preference_game(fig: Any) -> None:
-    import numpy as np
-
-    game = _widget_module("preference_game").PreferenceGame()
-    game.simulate()  # the widget's "Simulate 50 labellers" on its first prompt
-    prompt = game.prompt
-    gold = game.world.gold_utility()[game.prompt_index]
-    order = np.argsort(gold)
-    y = np.arange(game.k)
-    ax = fig.subplots()
-    ax.barh(y + 0.2, game.scores[order], 0.4, color=INDIGO, label="Bradley–Terry score (fitted)")
-    ax.barh(y - 0.2, (gold - gold.mean())[order], 0.4, color=GREY, label="gold utility (centred)")
-    ax.set_yticks(y, [prompt.responses[k].behaviour.replace("_", " ") for k in order])
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("score (mean zero)")
-    ax.set_title(
-        f"“{prompt.text}”: scores after {game.n_comparisons} simulated comparisons",
-        fontsize=9,
-    )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, axis="x")
-
-
-@figure("widget-reward-training", size=(6.8, 3.4))
-def _widget_reward_training(fig: Any) -> None:
-    w = _widget_module("reward_training")
-    d = w.DEFAULTS
-    hidden = dict(w.MODELS)[d["model"]]
-    result = w.train(d["n"], dict(w.NOISE)[d["noise"]], d["seed"], hidden)
-    h = result.history
-    ax = fig.subplots()
-    acc = ax.twinx()
-    ax.plot(h["step"], h["train_loss"], color=INDIGO, lw=2, label="train loss")
-    ax.plot(h["step"], h["heldout_loss"], color=INDIGO, lw=2, ls="--", label="held-out loss")
-    acc.plot(h["step"], h["train_accuracy"], color=ORANGE, lw=2, label="train accuracy")
-    acc.plot(
-        h["step"], h["heldout_accuracy"], color=ORANGE, lw=2, ls="--", label="held-out accuracy"
-    )
-    ax.set_xlabel("step (one pass over the comparisons)")
-    ax.set_ylabel("Bradley–Terry loss")
-    acc.set_ylabel("pairwise accuracy")
-    ax.set_title(
-        f"{d['n']} comparisons, {d['noise']} label noise, {d['model']} reward model",
-        fontsize=9,
-    )
-    lines = ax.get_lines() + acc.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="center right")
-    ax.grid(alpha=0.3)
-
-
-@figure("widget-ppo-sweep", size=(7.6, 5.4))
-def _widget_ppo_sweep(fig: Any) -> None:
-    w = _widget_module("ppo_sweep")
-    default = next(iter(w.REWARD_MODELS))  # the widget's reward-model menu starts here
-    histories = w.sweep(w.reward_scores(default), w.BETAS)
-    colours = (ORANGE, "#8e24aa", INDIGO, GREEN, GREY)
-    axes = fig.subplots(2, 2).ravel()
-    for ax, key, title in zip(
-        axes,
-        ("proxy_reward", "gold_reward", "kl"),
-        ("Proxy reward (P(beats SFT's typical answer))", "Gold reward", "KL to the SFT model"),
-        strict=False,
-    ):
-        for (beta, h), colour in zip(histories.items(), colours, strict=True):
-            ax.plot(h["step"], h[key], color=colour, lw=1.8, label=f"β = {beta:g}")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("PPO step")
-        ax.grid(alpha=0.3)
-    axes[2].set_ylabel("nats")
-    axes[0].legend(fontsize=7)
-    final = axes[3]
-    ends = [(h["kl"][-1], h["proxy_reward"][-1], h["gold_reward"][-1]) for h in histories.values()]
-    gold = final.twinx()  # the two rewards have their own scales
-    final.plot([e[0] for e in ends], [e[1] for e in ends], "s", color=ORANGE, label="proxy")
-    gold.plot([e[0] for e in ends], [e[2] for e in ends], "o", color=INDIGO, label="gold")
-    final.set_ylabel("proxy reward", color=ORANGE)
-    gold.set_ylabel("gold reward", color=INDIGO)
-    final.set_title("Final points: reward against KL", fontsize=9)
-    final.set_xlabel("KL (nats)")
-    final.legend(handles=final.get_lines() + gold.get_lines(), fontsize=7, loc="lower right")
-    final.grid(alpha=0.3)
-
-
-@figure("widget-pipeline", size=(7.4, 3.6))
-def _widget_pipeline(fig: Any) -> None:
-    import numpy as np
-
-    import rlhf_mini as rm
-
-    w = _widget_module("pipeline")
-    result = rm.run_pipeline()  # the widget's run: the library's defaults
-    stages = [result.stage(name) for name in ("base", "sft", "aligned")]
-    colours = (GREY, ORANGE, INDIGO)
-    left, right = fig.subplots(1, 2, width_ratios=[1, 2.2])
-    x = np.arange(len(stages))
-    left.bar(x, [s.metrics["gold_reward"] for s in stages], color=colours)
-    left.set_xticks(x, [s.title.split(". ", 1)[0] for s in stages])
-    left.set_xlabel("step of the walkthrough")
-    left.set_title("Gold utility", fontsize=9)
-    left.grid(alpha=0.3, axis="y")
-    width = 0.8 / len(stages)
-    for j, s in enumerate(stages):
-        right.barh(
-            np.arange(len(w.BEHAVIOURS)) + (j - (len(stages) - 1) / 2) * width,
-            [s.metrics[f"p_{b}"] for b in w.BEHAVIOURS],
-            width,
-            color=colours[j],
-            label=s.title,
-        )
-    right.set_yticks(range(len(w.BEHAVIOURS)), [b.replace("_", " ") for b in w.BEHAVIOURS])
-    right.invert_yaxis()
-    right.set_xlabel("probability (mean over prompts)")
-    right.set_title("What the model does", fontsize=9)
-    right.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.4, -0.2))
-    right.grid(alpha=0.3, axis="x")
-
-
-@figure("widget-dpo-trainer", size=(7.6, 3.4))
-def _widget_dpo_trainer(fig: Any) -> None:
-    w = _widget_module("dpo_trainer")
-    data = w.comparison()
-    dpo, ppo = data.run(w.DEFAULT_BETA)
-    h = dpo.history
-    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
-    left.plot(h["step"], h["loss"], color=INDIGO, lw=2, label="loss")
-    left.plot(h["step"], h["accuracy"], color=ORANGE, lw=2, label="accuracy")
-    left.plot(h["step"], h["heldout_accuracy"], color=ORANGE, lw=2, ls="--", label="held-out acc.")
-    left.plot(h["step"], h["reward_margin"], color=GREEN, lw=1.5, ls=":", label="reward margin")
-    left.set_xlabel("Adam step")
-    left.set_title(f"DPO training, β = {w.DEFAULT_BETA:g}", fontsize=9)
-    left.legend(fontsize=7)
-    left.grid(alpha=0.3)
-    names = ("SFT reference", "DPO", "RM + PPO")
-    gold = (data.reference_gold, dpo.final()["gold_reward"], ppo.final()["gold_reward"])
-    kl = (0.0, dpo.final()["kl"], ppo.final()["kl"])
-    bars = right.bar(names, gold, color=(GREY, INDIGO, ORANGE))
-    for bar, k in zip(bars, kl, strict=True):
-        right.annotate(
-            f"KL {k:.2f}",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    right.set_ylim(0, max(gold) * 1.15)
-    right.set_title("Gold reward (KL to SFT in nats)", fontsize=9)
-    right.grid(alpha=0.3, axis="y")
-
-
-@figure("widget-playground", size=(7.2, 3.2))
-def _widget_playground(fig: Any) -> None:
-    import numpy as np
-
-    import rlhf_mini as rm
-
-    w = _widget_module("playground")
-    scores = [rm.score_response(text, prompt) for _, _, prompt, text in w.EXAMPLES]
-    y = np.arange(len(scores))
-    ax = fig.subplots()
-    ax.barh(y - 0.2, [s.reward for s in scores], 0.4, color=ORANGE, label="reward score (proxy)")
-    ax.barh(y + 0.2, [s.alignment for s in scores], 0.4, color=INDIGO, label="alignment score")
-    ax.set_yticks(y, [label for label, *_ in w.EXAMPLES])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("score")
-    ax.set_title("The playground's example responses, scored", fontsize=9)
-    ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
-    ax.grid(alpha=0.3, axis="x")
-
-
-# --------------------------------------------------------------------------------------
-# Rendering, caching and the MkDocs event
-# --------------------------------------------------------------------------------------
+def figures() -> dict[str, Callable[[Any], None]]:
+    """Figure name -> the function that draws it (marked with ``@figure`` in its module)."""
+    found: dict[str, Callable[[Any], None]] = {}
+    for module in _modules():
+        for draw in vars(module).values():
+            name = getattr(draw, "figure_name", None)
+            if name is None or not callable(draw):
+                continue
+            if name in found:
+                raise ValueError(f"figures: {name!r} is drawn twice ({module.__name__})")
+            found[name] = draw
+    return found
 
 
 def _sources_hash() -> str:
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for src in (ROOT / "rlhf_mini", ROOT / "docs" / "widgets"):  # the library, the widgets
+    # the drawing code, the library, the widgets
+    for src in (FIGURES_DIR, ROOT / "rlhf_mini", ROOT / "docs" / "widgets"):
         for path in sorted(
             p for p in src.rglob("*") if p.is_file() and p.suffix in (".py", ".json")
         ):
@@ -638,7 +88,7 @@ def render(name: str) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure
 
-    draw = FIGURES[name]
+    draw = figures()[name]
     with matplotlib.rc_context(
         {
             "svg.hashsalt": name,  # stable element ids: same code, same bytes
@@ -648,7 +98,7 @@ def render(name: str) -> bytes:
             "axes.facecolor": "white",
         }
     ):
-        fig = Figure(figsize=draw.size, layout="constrained")
+        fig = Figure(figsize=draw.figure_size, layout="constrained")
         draw(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "rlhf_mini docs"})
@@ -667,7 +117,7 @@ def render_all(out_dir: Path | None = None) -> dict[str, Path]:
         out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name in FIGURES:
+    for name in figures():
         path = out / f"{name}.svg"
         if not path.exists():
             log.info("figures: drawing %s", name)

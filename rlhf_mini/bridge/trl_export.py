@@ -213,6 +213,23 @@ def export_trl(
 
     out.mkdir(parents=True, exist_ok=True)
     prompts = world.prompts
+    _write_data(out, world, comparisons)
+    _write_scripts(out, model)
+    readme = Template(_template("README.md")).substitute(
+        n_pairs=len(comparisons), source=source, n_prompts=len(prompts), model=model
+    )
+    (out / "README.md").write_text(readme, encoding="utf-8")
+    if model_dir is not None:
+        shutil.copytree(model_dir, out / "model", dirs_exist_ok=True)
+
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    return TRLExport(out, len(comparisons), len(prompts), source, model, files)
+
+
+def _write_data(out: Path, world: World, comparisons: Comparisons) -> None:
+    """data/preferences.jsonl (TRL's standard preference format), data/prompts.jsonl and
+    gold_utility.json (what reward.py scores with)."""
+    prompts = world.prompts
     _jsonl(
         out / "data" / "preferences.jsonl",
         [
@@ -244,6 +261,9 @@ def export_trl(
     }
     (out / "gold_utility.json").write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
 
+
+def _write_scripts(out: Path, model: str) -> None:
+    """reward.py, the accelerate configs and the training scripts (defaulting to ``model``)."""
     for name in _COPIED:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(_template(name), encoding="utf-8")
@@ -253,12 +273,3 @@ def export_trl(
         if text.count(default_line) != 1:  # the scripts and this module must agree
             raise RuntimeError(f"{name}: the DEFAULT_MODEL line is missing")
         (out / name).write_text(text.replace(default_line, _MODEL_LINE.format(model)), "utf-8")
-    readme = Template(_template("README.md")).substitute(
-        n_pairs=len(comparisons), source=source, n_prompts=len(prompts), model=model
-    )
-    (out / "README.md").write_text(readme, encoding="utf-8")
-    if model_dir is not None:
-        shutil.copytree(model_dir, out / "model", dirs_exist_ok=True)
-
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return TRLExport(out, len(comparisons), len(prompts), source, model, files)

@@ -235,6 +235,48 @@ def _cmd_ppo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
     return {"level": "token" if args.token_level else "response", "runs": runs}, text, plot
 
 
+def _cmd_group(args: argparse.Namespace) -> tuple[Any, str, Plot]:
+    """``grpo`` and ``rloo``: one run per --beta against the default reward model."""
+    from rlhf_mini import GRPOConfig, RLOOConfig, train_grpo, train_rloo
+
+    grpo = args.command == "grpo"
+    cls: type[GRPOConfig | RLOOConfig] = GRPOConfig if grpo else RLOOConfig
+    train: Callable[..., Any] = train_grpo if grpo else train_rloo
+    name = args.command.upper()
+    options = given(args, field_names(cls))
+    betas = options.pop("beta", [cls().beta])
+    runs = []
+    bar = progress(len(betas), name)
+    for beta in betas:
+        res = train(beta=beta, **options)
+        runs.append({"beta": beta, **res.to_dict()})
+        bar.update(1)
+    bar.close()
+    columns = ["beta", "proxy_reward", "gold_reward", "kl", "entropy", "frac_reward_zero_std"]
+    rows = [[run["beta"], *(run["final"][k] for k in columns[1:])] for run in runs]
+    cfg = res.config
+    text = table(
+        columns,
+        rows,
+        f"{name} ({cfg['group_size']} samples per prompt), {cfg['steps']} steps, "
+        f"seed {cfg['seed']}",
+    )
+
+    def plot(path: str) -> None:
+        fig, axes = figure(3)
+        for run in runs:
+            h = run["history"]
+            for ax, key in zip(axes, ("proxy_reward", "gold_reward", "kl"), strict=True):
+                ax.plot(h["step"], h[key], label=f"beta={run['beta']:g}")
+        for ax, key in zip(axes, ("proxy_reward", "gold_reward", "kl"), strict=True):
+            ax.set_xlabel("step")
+            ax.set_ylabel(key)
+            ax.legend()
+        fig.savefig(path)
+
+    return {"method": args.command, "runs": runs}, text, plot
+
+
 def _cmd_dpo(args: argparse.Namespace) -> tuple[Any, str, Plot]:
     from rlhf_mini import DPOConfig, simulate_comparisons, train_dpo
 
@@ -379,8 +421,10 @@ def register(sub: Any) -> None:
     """Add every subcommand to ``sub`` (the parser's subparsers)."""
     from rlhf_mini import (
         DPOConfig,
+        GRPOConfig,
         PPOConfig,
         RewardModelConfig,
+        RLOOConfig,
         TokenPPOConfig,
     )
 
@@ -426,7 +470,25 @@ def register(sub: Any) -> None:
     add_config_options(p, ("", PPOConfig), ("token level", TokenPPOConfig), many=("beta",))
     p.set_defaults(run=_cmd_ppo)
 
-    p = command("dpo", "Direct Preference Optimization on simulated comparisons.")
+    p = command(
+        "grpo",
+        "GRPO: group-relative advantages, k3 KL penalty in the loss, one run per beta.",
+    )
+    add_config_options(p, ("", GRPOConfig), many=("beta",))
+    p.set_defaults(run=_cmd_group)
+
+    p = command(
+        "rloo",
+        "RLOO: leave-one-out baseline, k1 KL penalty in the reward, one run per beta.",
+    )
+    add_config_options(p, ("", RLOOConfig), many=("beta",))
+    p.set_defaults(run=_cmd_group)
+
+    p = command(
+        "dpo",
+        "Direct Preference Optimization (or IPO, KTO, SimPO, ORPO: --loss-type) on simulated "
+        "comparisons.",
+    )
     labels(p, 500, bias=False)
     p.add_argument(
         "--heldout-fraction",

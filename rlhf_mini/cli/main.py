@@ -9,7 +9,9 @@ and exit with status 2.
     rlhf-mini preferences       simulated labellers + a Bradley–Terry fit
     rlhf-mini reward-model      train a reward model on comparisons
     rlhf-mini ppo               PPO with a KL penalty, one run per --beta (--token-level too)
-    rlhf-mini dpo               DPO on the same comparisons and reference
+    rlhf-mini grpo              GRPO: group baseline, k3 KL in the loss, one run per --beta
+    rlhf-mini rloo              RLOO: leave-one-out baseline, KL in the reward
+    rlhf-mini dpo               DPO on the same comparisons (--loss-type ipo, kto, simpo, orpo...)
     rlhf-mini pipeline          the six stages, base model to aligned assistant
     rlhf-mini overoptimization  proxy vs gold reward as the optimisation pressure grows
     rlhf-mini playground TEXT   score text: proxy reward, constitution, revision

@@ -9,10 +9,7 @@ reproduces the run. ``final()`` is the last logged value of every metric.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # the policy is a model; core does not import the layers above it
-    from rlhf_mini.models.softmax_policy import SoftmaxPolicy
+from typing import Any
 
 __all__ = ["PolicyRun", "RunResult"]
 
@@ -42,8 +39,9 @@ class PolicyRun(RunResult):
     """A run that trained a :class:`rlhf_mini.SoftmaxPolicy`: also the final ``policy`` and
     the frozen ``reference`` it started from."""
 
-    policy: SoftmaxPolicy
-    reference: SoftmaxPolicy
+    # rlhf_mini.SoftmaxPolicy (typed Any: core imports no layer above it)
+    policy: Any
+    reference: Any
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: config, final values, history and the policy's probabilities."""

@@ -1,7 +1,7 @@
 """The tiny language model as one object: architecture, weights and tokenizer, and its files.
 
 :class:`LanguageModel` bundles a :class:`~rlhf_mini.models.transformer.GPTConfig`, its
-parameters (numpy or torch) and the :class:`~rlhf_mini.models.tokenizer.Tokenizer`, and
+parameters (numpy or torch) and the :class:`~rlhf_mini.worlds.tokenizer.Tokenizer`, and
 speaks text: sample responses to prompts, score the log-probability of given responses,
 read a reward model's score. The math lives in :mod:`rlhf_mini.models.transformer`.
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from rlhf_mini.core.backend import Backend, resolve_backend, to_numpy
 from rlhf_mini.models import transformer as tr
-from rlhf_mini.models.tokenizer import Tokenizer
+from rlhf_mini.worlds.tokenizer import Tokenizer
 
 __all__ = [
     "STAGES",

@@ -5,6 +5,10 @@ Public names
 SoftmaxPolicy                pi(y | x) = softmax(theta[x])_y, theta a (P, K) table of logits
 base_policy(world)           the "pretrained" model: theta = phi . w_base
 optimal_kl_policy(...)       the KL-regularised optimum pi*(y) ∝ pi_ref(y) exp(r(y) / beta)
+forward_kl_optimal_policy()  the optimum with KL(pi_ref || pi) instead: pi ∝ pi_ref / (mu - r)
+
+Naming: KL(pi || pi_ref), the policy first, is the *reverse* KL (mode-seeking), the one the
+RLHF objective penalises; KL(pi_ref || pi) is the *forward* KL (mass-covering).
 
 (Supervised fine-tuning of this policy is a trainer: :mod:`rlhf_mini.trainers.sft`.)
 
@@ -29,7 +33,7 @@ from rlhf_mini.core.checks import check_positive
 from rlhf_mini.core.numerics import log_softmax
 from rlhf_mini.core.sampling import sample_categorical
 
-__all__ = ["SoftmaxPolicy", "base_policy", "optimal_kl_policy"]
+__all__ = ["SoftmaxPolicy", "base_policy", "forward_kl_optimal_policy", "optimal_kl_policy"]
 
 
 def _backend(backend: Any, device: Any) -> Backend:
@@ -133,3 +137,50 @@ def optimal_kl_policy(reference: SoftmaxPolicy, rewards: Any, beta: float) -> So
     if r.shape != reference.shape:
         raise ValueError(f"rewards must have shape {reference.shape}, got {r.shape}")
     return reference.copy(to_numpy(reference.log_probs()) + r / beta)
+
+
+def forward_kl_optimal_policy(reference: SoftmaxPolicy, rewards: Any, beta: float) -> SoftmaxPolicy:
+    """The maximiser of reward minus beta times the *forward* KL, for every prompt x:
+
+        max_pi  E_{y~pi}[r(x, y)] - beta KL(pi_ref(.|x) || pi(.|x))
+        pi(y | x) = beta pi_ref(y | x) / (mu(x) - r(x, y))
+
+    where mu(x) > max_y r(x, y) is the one number that makes the row sum to 1 (the
+    Lagrange multiplier; mu = beta + E_pi[r] at the optimum). It is what GRPO's k3 penalty
+    in the loss pulls toward (:func:`rlhf_mini.train_grpo`): differentiated with the samples
+    held fixed, E_{y~pi}[d k3 / d theta] is the gradient of KL(pi_ref || pi), not of
+    KL(pi || pi_ref). Where :func:`optimal_kl_policy` falls off exponentially in the reward,
+    this one falls off like 1 / (mu - r): every response the reference gives mass keeps
+    some, since KL(pi_ref || pi) is infinite where pi = 0 < pi_ref (mass-covering).
+
+    mu is found by bisection on (max r, max r + beta], where the row sum
+    sum_y beta pi_ref(y) / (mu - r(y)) falls from +infinity to at most 1 (monotonically).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = SoftmaxPolicy(np.zeros((1, 2)))
+    >>> forward_kl_optimal_policy(ref, np.array([[1.0, 0.0]]), beta=1.0).to_numpy().round(4)
+    array([[0.7071, 0.2929]])
+    >>> optimal_kl_policy(ref, np.array([[1.0, 0.0]]), beta=1.0).to_numpy().round(4)
+    array([[0.7311, 0.2689]])
+    """
+    beta = check_positive(beta, "beta")
+    r = np.asarray(to_numpy(rewards), dtype=float)
+    if r.shape != reference.shape:
+        raise ValueError(f"rewards must have shape {reference.shape}, got {r.shape}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("rewards must be finite")
+    pi_ref = np.asarray(to_numpy(reference.probs()), dtype=float)  # (P, K)
+    top = r.max(axis=1, keepdims=True)  # (P, 1)
+    gap = top - r  # >= 0; mu - r = t + gap with t = mu - max r in (0, beta]
+    low, high = np.zeros_like(top), np.full_like(top, beta)
+    for _ in range(200):  # bisection: each halves the bracket (float64 resolution by ~60)
+        t = (low + high) / 2
+        total = np.sum(beta * pi_ref / (t + gap), axis=1, keepdims=True)
+        too_small = total > 1  # the row sum falls as t grows
+        low, high = np.where(too_small, t, low), np.where(too_small, high, t)
+    probs = beta * pi_ref / (high + gap)
+    probs = probs / probs.sum(axis=1, keepdims=True)  # remove the bisection's last ulps
+    logits = np.log(np.maximum(probs, np.finfo(float).tiny))
+    return reference.copy(logits)

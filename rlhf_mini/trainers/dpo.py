@@ -27,6 +27,41 @@ graph is strongly connected; see :func:`rlhf_mini.fit_bradley_terry`), the minim
 
 the KL-regularised optimum pi* of :func:`rlhf_mini.optimal_kl_policy` for the reward the
 Bradley–Terry model infers from the data. Prompts without comparisons keep pi_ref.
+
+The DPO family (``loss_type``; one branch per loss in ``_pair_losses``, each with its
+equation and paper, and its gradient in ``_pair_grads``). "sigmoid", "ipo", "hinge" and "robust" are :func:`rlhf_mini.dpo_loss`.
+Three more change what DPO's loss is built from:
+
+- "kto" (Ethayarajh et al. 2024, arXiv 2402.01306; :func:`rlhf_mini.kto_loss`): learns from
+  single responses labelled desirable or undesirable, not pairs. The labels are derived from
+  the comparisons the way TRL's ``unpair_preference_dataset`` does it (and the KTO paper for
+  its paired data sets): each comparison gives one desirable example (its chosen response)
+  and one undesirable example (its rejected one), so the two classes are the same size and
+  the class weights stay 1 (the paper's rule keeps their ratio in [1, 4/3]). The loss of a
+  comparison is the mean of its two examples' losses, so the mean over comparisons is the
+  mean over the unpaired examples. KTO's reference point z0 estimates KL(pi || pi_ref) from
+  mismatched (prompt, response) pairs of a batch; on the bandit the KL is known exactly, so
+  z0 is the exact KL (mean over prompts, no gradient through it). A response that was
+  chosen more often than rejected has its log-ratio pushed up until the sigmoid saturates,
+  one rejected more often pushed down; there is no finite minimiser (the tests check that
+  direction, and that gold utility improves).
+- "simpo" (Meng et al. 2024, arXiv 2405.14734; :func:`rlhf_mini.simpo_loss`): no reference
+  model; the implicit reward is beta times the *average* per-token log-probability,
+  log pi(y|x) / |y|, with a target margin ``simpo_gamma``. A bandit response is one action,
+  so |y| = 1 and the average is log pi(y|x) itself (a language model's lengths are where the
+  normalisation matters). On a table of logits, SimPO with gamma = 0 is DPO with a uniform
+  reference: its minimiser is softmax(s_x / beta), s_x the Bradley–Terry fit of prompt x's
+  comparisons, whatever pi_ref was.
+- "orpo" (Hong et al. 2024, arXiv 2403.07691; :func:`rlhf_mini.orpo_loss`): no reference
+  model and no separate SFT stage: the loss is the SFT loss on the chosen response plus beta
+  times the odds-ratio term, -log pi(y_w|x) - beta log sigmoid(log odds(y_w) - log odds(y_l)),
+  odds(y) = P / (1 - P) with P = exp(average log-prob) = pi(y|x) here (|y| = 1). Start it
+  from the base model to run the single stage it was designed for
+  (``reference=base_policy()``). As beta -> 0 its minimiser is the share of comparisons of
+  each prompt that chose each response (maximum likelihood on the chosen responses).
+
+For "simpo" and "orpo" the logged implicit rewards are beta log pi(y|x) (TRL's choice), so
+their accuracy and margin at step 0 are those of the starting policy, not 0.
 """
 
 from __future__ import annotations
@@ -37,17 +72,31 @@ from typing import Any
 import numpy as np
 
 from rlhf_mini.core.backend import Backend, resolve_backend, to_numpy
-from rlhf_mini.core.checks import check_in_range, check_int, check_positive
+from rlhf_mini.core.checks import check_in_range, check_int, check_non_negative, check_positive
 from rlhf_mini.core.config import TrainerConfig
 from rlhf_mini.core.optim import AdamW
 from rlhf_mini.core.runs import PolicyRun
 from rlhf_mini.losses.dpo import DPO_LOSS_TYPES, dpo_loss, dpo_loss_grad
+from rlhf_mini.losses.kto import kto_loss, kto_loss_grad
+from rlhf_mini.losses.orpo import orpo_loss, orpo_loss_grad
+from rlhf_mini.losses.simpo import simpo_loss, simpo_loss_grad
 from rlhf_mini.models.bradley_terry import fit_bradley_terry
 from rlhf_mini.models.softmax_policy import SoftmaxPolicy, optimal_kl_policy
 from rlhf_mini.trainers.sft import sft_policy
 from rlhf_mini.worlds.bandit import Comparisons, load_world, simulate_comparisons
 
-__all__ = ["DPOConfig", "DPOResult", "dpo_optimal_policy", "train_dpo"]
+__all__ = [
+    "PREFERENCE_LOSS_TYPES",
+    "DPOConfig",
+    "DPOResult",
+    "dpo_optimal_policy",
+    "train_dpo",
+]
+
+#: Every loss train_dpo offers: the DPO losses of rlhf_mini.dpo_loss, then KTO, SimPO, ORPO.
+PREFERENCE_LOSS_TYPES = (*DPO_LOSS_TYPES, "kto", "simpo", "orpo")
+#: The losses with a label-smoothing variant (the share of flipped labels they assume).
+SMOOTHED_LOSS_TYPES = ("sigmoid", "robust", "simpo")
 
 # implicit-reward margins up to this count as ties in "accuracy" (float64 round-off)
 RANK_TOL = 1e-9
@@ -68,10 +117,12 @@ class DPOConfig(TrainerConfig):
     """Adam step size (each logit moves about this much per step)."""
     anneal_lr: bool = True
     """Anneal the step size linearly to 0 over the run."""
-    loss_type: str = field(default="sigmoid", metadata={"choices": DPO_LOSS_TYPES})
-    """The loss of the DPO family (rlhf_mini.dpo_loss)."""
+    loss_type: str = field(default="sigmoid", metadata={"choices": PREFERENCE_LOSS_TYPES})
+    """The loss: DPO's (sigmoid, ipo, hinge, robust), KTO's, SimPO's or ORPO's."""
     label_smoothing: float = 0.0
-    """Assumed share of flipped labels, in [0, 0.5) (conservative DPO, robust DPO)."""
+    """Assumed share of flipped labels, in [0, 0.5) (sigmoid, robust and simpo only)."""
+    simpo_gamma: float = 0.5
+    """SimPO's target reward margin gamma (loss_type "simpo" only)."""
     log_every: int | None = None
     """Log every this many steps, plus step 0 and the last (None: about 100 points)."""
 
@@ -81,11 +132,21 @@ class DPOConfig(TrainerConfig):
             "beta": check_positive(self.beta, "beta"),
             "steps": check_int(self.steps, "steps"),
             "lr": check_positive(self.lr, "lr"),
-            "label_smoothing": check_in_range(
-                self.label_smoothing, "label_smoothing", 0.0, 0.5, low_open=False, high_open=True
-            ),
+            "label_smoothing": self._label_smoothing(),
+            "simpo_gamma": check_non_negative(self.simpo_gamma, "simpo_gamma"),
             "log_every": None if self.log_every is None else check_int(self.log_every, "log_every"),
         }
+
+    def _label_smoothing(self) -> float:
+        eps = check_in_range(
+            self.label_smoothing, "label_smoothing", 0.0, 0.5, low_open=False, high_open=True
+        )
+        if eps != 0.0 and self.loss_type not in SMOOTHED_LOSS_TYPES:
+            raise ValueError(
+                f"label_smoothing applies to the {SMOOTHED_LOSS_TYPES} losses only, "
+                f"got label_smoothing={eps} with loss_type={self.loss_type!r}"
+            )
+        return eps
 
 
 class DPOResult(PolicyRun):
@@ -124,16 +185,12 @@ class _Pairs:
         self.weight, self.s_w, self.s_l = b.asarray(weight), b.asarray(s_w), b.asarray(s_l)
         self.ref_w, self.ref_l = self.s_w @ flat_ref, self.s_l @ flat_ref
 
-    def evaluate(self, xp: Any, flat_logp: Any, cfg: DPOConfig) -> tuple[float, float, float]:
-        """Mean DPO loss, accuracy and implicit reward margin of the policy on these pairs."""
-        losses, chosen_rewards, rejected_rewards = dpo_loss(
-            self.s_w @ flat_logp,
-            self.s_l @ flat_logp,
-            self.ref_w,
-            self.ref_l,
-            cfg.beta,
-            cfg.loss_type,
-            cfg.label_smoothing,
+    def evaluate(
+        self, xp: Any, flat_logp: Any, cfg: DPOConfig, kl: float
+    ) -> tuple[float, float, float]:
+        """Mean loss, accuracy and implicit reward margin of the policy on these pairs."""
+        losses, chosen_rewards, rejected_rewards = _pair_losses(
+            xp, self.s_w @ flat_logp, self.s_l @ flat_logp, self.ref_w, self.ref_l, cfg, kl
         )
         margin = chosen_rewards - rejected_rewards
         # Exact ties are common (Adam moves tied logits identically) and round-off puts
@@ -142,18 +199,74 @@ class _Pairs:
         w = self.weight
         return float(xp.sum(w * losses)), float(xp.sum(w * ranked)), float(xp.sum(w * margin))
 
-    def gradient(self, xp: Any, flat_logp: Any, cfg: DPOConfig, shape: tuple[int, int]) -> Any:
+    def gradient(
+        self, xp: Any, flat_logp: Any, cfg: DPOConfig, kl: float, shape: tuple[int, int]
+    ) -> Any:
         """d mean-loss / d log pi(y|x), scattered back onto the (P, K) table."""
-        g_w, g_l = dpo_loss_grad(
-            self.s_w @ flat_logp,
-            self.s_l @ flat_logp,
-            self.ref_w,
-            self.ref_l,
-            cfg.beta,
-            cfg.loss_type,
-            cfg.label_smoothing,
+        g_w, g_l = _pair_grads(
+            xp, self.s_w @ flat_logp, self.s_l @ flat_logp, self.ref_w, self.ref_l, cfg, kl
         )
         return xp.reshape((self.weight * g_w) @ self.s_w + (self.weight * g_l) @ self.s_l, shape)
+
+
+def _pair_losses(
+    xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, cfg: DPOConfig, kl: float
+) -> tuple[Any, Any, Any]:
+    """Per distinct comparison (t,): the loss and the chosen and rejected implicit rewards.
+    ``kl`` is the exact KL(pi || pi_ref), mean over prompts (KTO's reference point)."""
+    beta = cfg.beta
+    if cfg.loss_type in DPO_LOSS_TYPES:
+        # Rafailov et al. 2023 (arXiv 2305.18290) and variants: a function of
+        # h = (log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))
+        return dpo_loss(logp_w, logp_l, ref_w, ref_l, beta, cfg.loss_type, cfg.label_smoothing)
+    if cfg.loss_type == "kto":
+        # Ethayarajh et al. 2024 (arXiv 2402.01306): each comparison is one desirable example
+        # (y_w) and one undesirable one (y_l); z0 = KL(pi || pi_ref), no gradient through it.
+        #   L = (1/2) [ (1 - sigmoid(beta (logratio(y_w) - z0)))
+        #             + (1 - sigmoid(beta (z0 - logratio(y_l)))) ]
+        both, chosen, rejected, _ = kto_loss(
+            *_kto_inputs(xp, logp_w, logp_l, ref_w, ref_l, kl), beta=beta
+        )
+        t = logp_w.shape[0]
+        return (both[:t] + both[t:]) / 2, chosen, rejected
+    if cfg.loss_type == "simpo":
+        # Meng et al. 2024 (arXiv 2405.14734): no reference; average log-prob = log pi (|y| = 1)
+        #   L = -log sigmoid(beta (log pi(y_w) - log pi(y_l)) - gamma)   (label-smoothed)
+        return simpo_loss(
+            logp_w, logp_l, beta=beta, gamma=cfg.simpo_gamma, label_smoothing=cfg.label_smoothing
+        )
+    # "orpo": Hong et al. 2024 (arXiv 2403.07691): SFT on y_w plus beta times the odds ratio
+    #   L = -log pi(y_w) - beta log sigmoid(log odds(y_w) - log odds(y_l)),  odds = P / (1 - P)
+    odds_losses, _ = orpo_loss(logp_w, logp_l, beta=beta)
+    return -logp_w + odds_losses, beta * logp_w, beta * logp_l
+
+
+def _pair_grads(
+    xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, cfg: DPOConfig, kl: float
+) -> tuple[Any, Any]:
+    """d loss / d log pi(y_w|x) and d loss / d log pi(y_l|x) per distinct comparison, for
+    each loss of :func:`_pair_losses` (same order of branches)."""
+    beta = cfg.beta
+    if cfg.loss_type in DPO_LOSS_TYPES:
+        return dpo_loss_grad(logp_w, logp_l, ref_w, ref_l, beta, cfg.loss_type, cfg.label_smoothing)
+    if cfg.loss_type == "kto":  # each half of the comparison's loss
+        g_w, g_l = kto_loss_grad(*_kto_inputs(xp, logp_w, logp_l, ref_w, ref_l, kl), beta=beta)
+        return g_w / 2, g_l / 2
+    if cfg.loss_type == "simpo":
+        return simpo_loss_grad(
+            logp_w, logp_l, beta=beta, gamma=cfg.simpo_gamma, label_smoothing=cfg.label_smoothing
+        )
+    g_w, g_l = orpo_loss_grad(logp_w, logp_l, beta=beta)  # "orpo"
+    return g_w - 1.0, g_l  # the SFT term -log pi(y_w) adds -1 to d / d log pi(y_w)
+
+
+def _kto_inputs(
+    xp: Any, logp_w: Any, logp_l: Any, ref_w: Any, ref_l: Any, kl: float
+) -> tuple[Any, ...]:
+    """kto_loss's six arrays: desirable = chosen, undesirable = rejected, and the reference
+    point z0 = KL(pi || pi_ref) given as one "mismatched pair" with log-ratio kl."""
+    z0 = xp.zeros_like(logp_w[:1]) + kl  # (1,), dtype and device of logp_w
+    return logp_w, logp_l, z0, ref_w, ref_l, xp.zeros_like(z0)
 
 
 def _check_data(name: str, c: Any, n_prompts: int) -> None:
@@ -231,18 +344,23 @@ def train_dpo(
     for step in range(cfg.steps + 1):
         policy = reference.copy(params["logits"])
         flat = xp.reshape(policy.log_probs(), (-1,))
-        if step % log_every == 0 or step == cfg.steps:
-            loss, accuracy, margin = train.evaluate(xp, flat, cfg)
+        logging = step % log_every == 0 or step == cfg.steps
+        # the exact KL: logged, and KTO's reference point (no other loss needs it)
+        kl = float(xp.mean(policy.kl(reference))) if logging or cfg.loss_type == "kto" else 0.0
+        if logging:
+            loss, accuracy, margin = train.evaluate(xp, flat, cfg, kl)
             values = {"step": step, "loss": loss, "accuracy": accuracy, "reward_margin": margin}
             if test is not None:
-                values["heldout_loss"], values["heldout_accuracy"], _ = test.evaluate(xp, flat, cfg)
-            values["kl"] = float(xp.mean(policy.kl(reference)))
+                values["heldout_loss"], values["heldout_accuracy"], _ = test.evaluate(
+                    xp, flat, cfg, kl
+                )
+            values["kl"] = kl
             values["gold_reward"] = float(xp.mean(policy.expected(gold_np)))
             for key in history:
                 history[key].append(values[key])
         if step == cfg.steps:
             break
-        g = train.gradient(xp, flat, cfg, (n_prompts, k))  # dL / d log pi(y|x)
+        g = train.gradient(xp, flat, cfg, kl, (n_prompts, k))  # dL / d log pi(y|x)
         # chain rule through the softmax: dL/dtheta[x, k] = g[x, k] - pi(k|x) sum_y g[x, y]
         grad = g - policy.probs() * xp.sum(g, axis=-1, keepdims=True)
         lr = cfg.lr * (1 - step / cfg.steps) if cfg.anneal_lr else cfg.lr

@@ -71,8 +71,8 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_mini.models.tokenizer import Tokenizer, split_words
 from rlhf_mini.worlds.bandit import World, load_world
+from rlhf_mini.worlds.tokenizer import Tokenizer, split_words
 
 __all__ = [
     "GOOD_UTILITY",

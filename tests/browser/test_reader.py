@@ -231,3 +231,83 @@ def test_every_widget_has_a_lead_in(no_js, server, site):
         seen.append(name)
     assert seen == list(WIDGETS)
     page.close()
+
+
+# --- the architecture page: diagrams drawn at build time ------------------------------------
+
+#: Each diagram on the page: its size, whether each box holds its label, and the colours of
+#: the first box and its label as the page shows them.
+DIAGRAMS_JS = """() => [...document.querySelectorAll("figure.rlhf-diagram svg")].map((svg) => {
+  const r = svg.getBoundingClientRect();
+  const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1
+    && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  const nodes = [...svg.querySelectorAll("g.node")].map((n) => ({
+    label: n.textContent.trim(),
+    fits: inside(n.querySelector("text").getBoundingClientRect(),
+                 n.querySelector("rect, polygon").getBoundingClientRect()),
+  }));
+  const first = svg.querySelector("g.node");
+  return {width: r.width, height: r.height, nodes,
+          box: getComputedStyle(first.querySelector("rect, polygon")).fill,
+          text: getComputedStyle(first.querySelector("text")).fill};
+})"""
+
+
+def _architecture(context, server) -> list[dict]:
+    page = context.new_page()
+    page.goto(server.url("architecture/"))
+    diagrams = page.evaluate(DIAGRAMS_JS)
+    # a wide diagram scrolls in its own box; the page never scrolls sideways
+    sideways = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    assert sideways <= 0, f"the page scrolls {sideways} px sideways"
+    page.close()
+    return diagrams
+
+
+def _recording(browser, server, **options):
+    """A browser context that aborts and records every request leaving 127.0.0.1."""
+    ctx = browser.new_context(**options)
+    ctx.external = []
+
+    def route(r):
+        if r.request.url.startswith(server.origin + "/"):
+            r.continue_()
+        else:
+            ctx.external.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    return ctx
+
+
+def test_architecture_diagrams_show_offline_with_and_without_javascript(
+    browser, no_js, server, site
+):
+    """The two diagrams are on the page as drawn at build time: with JavaScript on, in the
+    light palette on a desktop and the dark one on a phone, and with JavaScript off; every
+    label inside its box; no request leaves the machine (Material would fetch mermaid from
+    a CDN for a diagram it had to draw itself)."""
+    seen = {}
+    for name, options in (
+        ("light", {"color_scheme": "light", "viewport": DESKTOP}),
+        ("dark", {"color_scheme": "dark", "viewport": PHONE}),
+    ):
+        ctx = _recording(browser, server, **options)
+        seen[name] = _architecture(ctx, server)
+        assert ctx.external == [], f"{name}: requests outside the site: {ctx.external}"
+        ctx.close()
+    seen["no script"] = _architecture(no_js, server)
+    assert no_js.external == []
+    for name, diagrams in seen.items():
+        assert len(diagrams) == 2, name
+        for d in diagrams:
+            assert d["width"] > 300 and d["height"] > 200, (name, d["width"], d["height"])
+            assert len(d["nodes"]) >= 8
+            assert [n["label"] for n in d["nodes"] if not n["fits"]] == [], name
+            assert d["box"] != d["text"], name  # a label never has its box's colour
+    assert seen["light"][0]["nodes"] == seen["no script"][0]["nodes"]
+    # the diagram follows the palette: other colours in the dark scheme
+    assert (seen["light"][0]["box"], seen["light"][0]["text"]) != (
+        seen["dark"][0]["box"],
+        seen["dark"][0]["text"],
+    )

@@ -1,5 +1,5 @@
 """The course widgets in a real browser: preference game, reward training, PPO sweep,
-pipeline walkthrough, DPO trainer (the playground is in test_runtime.py).
+pipeline walkthrough, DPO trainer, method frontier (the playground is in test_runtime.py).
 
 Each page boots Python once (``shared_pages``) and the guard of ``conftest.py`` fails a
 test on any non-local request, console error or ``.py-error``. Where a widget's numbers
@@ -18,10 +18,17 @@ from sitebuild import AXE, pages_with
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "widgets"))
 
-from rlhf_widgets import dpo_trainer, ppo_sweep, reward_training
+from rlhf_widgets import dpo_comparison, method_frontier, ppo_sweep, reward_training
 from rlhf_widgets.preference_game import PreferenceGame
 
-WIDGETS = ("preference-game", "reward-training", "ppo-sweep", "pipeline", "dpo-trainer")
+WIDGETS = (
+    "preference-game",
+    "reward-training",
+    "ppo-sweep",
+    "pipeline",
+    "dpo-trainer",
+    "method-frontier",
+)
 
 
 def _url(site, name: str) -> str:
@@ -303,7 +310,7 @@ def test_pipeline_walks_through_six_steps(shared_pages, site):
 
 def test_dpo_trainer_runs_and_compares_with_ppo(shared_pages, site):
     page, widget = _widget(shared_pages, site, "dpo-trainer")
-    assert _value(widget, "beta") == str(dpo_trainer.DEFAULT_BETA)
+    assert _value(widget, "beta") == str(dpo_comparison.DEFAULT_BETA)
     data = _chart_data(page, widget, "dpo")
     assert len(data) == 4  # loss, accuracy, held-out accuracy, margin
     assert data[2][-1]["y"] > 0.7  # held-out pairs ordered well above chance
@@ -318,11 +325,58 @@ def test_dpo_trainer_runs_and_compares_with_ppo(shared_pages, site):
     widget.locator("input[data-action='beta']").evaluate(
         "(el, i) => { el.value = String(i); el.dispatchEvent(new Event('input'));"
         " el.dispatchEvent(new Event('change')); }",
-        len(dpo_trainer.BETAS) - 1,
+        len(dpo_comparison.BETAS) - 1,
     )
-    assert _value(widget, "beta") == str(dpo_trainer.BETAS[-1])
+    assert _value(widget, "beta") == str(dpo_comparison.BETAS[-1])
     assert float(_value(widget, "dpo-kl")) < kl_half
     assert float(_value(widget, "ppo-kl")) > 0
+    page.guard.check()
+
+
+def test_method_frontier_computes_every_method_and_switches_labellers(shared_pages, site):
+    page, widget = _widget(shared_pages, site, "method-frontier")
+    names = list(method_frontier.NAMES)
+    # on arrival: the default run, the same numbers as CPython (float64 numpy in both)
+    expected = method_frontier.run()
+    best = method_frontier.best_points(expected)
+    for method in names:
+        assert float(_value(widget, f"gold-{method}")) == pytest.approx(
+            best[method]["gold_reward"], rel=1e-6
+        )
+        assert float(_value(widget, f"kl-{method}")) == pytest.approx(best[method]["kl"], rel=1e-6)
+    assert _text(widget, "verdict") == method_frontier.summary(expected)
+    data = _chart_data(page, widget, "frontier")
+    assert len(data) == 1 + len(names)  # the ceiling (from the SFT point), one line per method
+    assert len(data[0]) == 1 + len(expected.ceiling)
+    assert data[0][0] == {"x": 0.0, "y": pytest.approx(expected.reference_gold)}
+    assert [len(d) for d in data[1:]] == [len(expected.points[m]) for m in names]
+    ms = float(_value(widget, "ms"))
+    runs = sum(len(p) for p in expected.points.values())
+    print(f"\nMethod frontier in Pyodide: {ms:.0f} ms ({runs} runs, all five methods)")
+    # hiding a method redraws without it (nothing recomputed)
+    widget.locator("[data-action='show-dpo']").uncheck()
+    assert len(_chart_data(page, widget, "frontier")) == len(names)
+    assert float(_value(widget, "ms")) == ms
+    widget.locator("[data-action='show-dpo']").check()
+    # labellers who like long answers: recomputed, and the summary names the overoptimisers
+    widget.locator("select[data-action='labellers']").select_option("verbose")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-widget='method-frontier'] [data-output='status']\")"
+        ".dataset.value === 'done' && document.querySelector(\"[data-widget='method-frontier']"
+        " [data-output='verdict']\").textContent.includes('lowered')",
+        timeout=60_000,
+    )
+    verbose = method_frontier.run("verbose")
+    assert _text(widget, "verdict") == method_frontier.summary(verbose)
+    assert float(_value(widget, "gold-grpo")) == pytest.approx(
+        method_frontier.best_points(verbose)["grpo"]["gold_reward"], rel=1e-6
+    )
+    widget.locator("select[data-action='labellers']").select_option("faithful")
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-widget='method-frontier'] [data-output='verdict']\")"
+        ".textContent.includes('lowered')",
+        timeout=60_000,
+    )
     page.guard.check()
 
 

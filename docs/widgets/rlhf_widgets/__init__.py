@@ -16,12 +16,13 @@ import importlib
 
 #: Widget name (``data-widget``) -> module with ``build(widget)``.
 REGISTRY: dict[str, str] = {
-    "playground": "rlhf_widgets.playground",
+    "playground": "rlhf_widgets.response_scorer",
     "preference-game": "rlhf_widgets.preference_game",
     "reward-training": "rlhf_widgets.reward_training",
     "ppo-sweep": "rlhf_widgets.ppo_sweep",
-    "pipeline": "rlhf_widgets.pipeline",
-    "dpo-trainer": "rlhf_widgets.dpo_trainer",
+    "pipeline": "rlhf_widgets.pipeline_walkthrough",
+    "dpo-trainer": "rlhf_widgets.dpo_comparison",
+    "method-frontier": "rlhf_widgets.method_frontier",
 }
 
 

@@ -1,7 +1,7 @@
 """Chart.js charts from Python: create one, then replace its data sets.
 
-Chart.js (npm ``chart.js``, pinned in package.json) is copied into the site by
-``docs/hooks/runtime.py`` and loaded with a plain ``<script>`` on every page with a widget,
+Chart.js (npm ``chart.js``, pinned in package.json) is served by the site (``make runtime``
+puts it there) and loaded with a plain ``<script>`` on every page with a widget,
 so it is the global ``Chart``. This module only builds the configuration; every number a
 chart shows comes from ``rlhf_mini`` through the widget that calls :meth:`Chart.show`.
 
@@ -33,6 +33,12 @@ class Series:
     points: Sequence[tuple[float, float]]
     style: int = 0  # index into COLOURS / DASHES / POINTS
     axis: str = "y"
+    line: bool | None = None  # draw a line through the points (None: unless a scatter chart)
+    markers: bool | None = None  # mark each point (None: only on a scatter chart)
+
+
+def _default(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
 
 
 def _theme_colour(name: str, fallback: str) -> str:
@@ -160,9 +166,9 @@ class Chart:
                     "backgroundColor": colour,
                     "borderDash": list(DASHES[s.style % len(DASHES)]),
                     "pointStyle": POINTS[s.style % len(POINTS)],
-                    "pointRadius": 5 if self.kind == "scatter" else 0,
+                    "pointRadius": 5 if _default(s.markers, self.kind == "scatter") else 0,
                     "borderWidth": 2,
-                    "showLine": self.kind != "scatter",
+                    "showLine": _default(s.line, self.kind != "scatter"),
                     "yAxisID": s.axis,
                 }
             )

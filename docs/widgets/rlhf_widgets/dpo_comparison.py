@@ -1,4 +1,4 @@
-"""DPO trainer: pick beta, train DPO on the comparisons, and compare with PPO on the same data.
+"""The ``dpo-trainer`` widget: pick beta, train DPO, compare with RM + PPO on the same data.
 
 UI only. :class:`rlhf_mini.DPOvsPPO` holds the data (simulated comparisons, a fifth held out
 to measure how DPO's implicit reward generalises), trains DPO on the training comparisons

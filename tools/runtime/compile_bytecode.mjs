@@ -1,5 +1,6 @@
 // Compile the Python sources of zip archives (Pyodide's stdlib, wheels) to CPython 3.12
-// bytecode, with Pyodide's own interpreter running under Node. Called by docs/hooks/runtime.py.
+// bytecode, with Pyodide's own interpreter running under Node. Called by
+// tools/runtime/bytecode.py.
 //
 //   node compile_bytecode.mjs PYODIDE_DIR JOBS_JSON
 //

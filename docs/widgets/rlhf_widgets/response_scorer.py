@@ -1,10 +1,10 @@
-"""Playground widget: a response's proxy reward vs its alignment, and a constitutional revision.
+"""The ``playground`` widget: a response's proxy reward vs its alignment, and its revision.
 
 UI only; every number comes from ``rlhf_mini.experiments.playground`` (score_response, critique,
 revise, CONSTITUTION). The reader's prompt (optional: a response can be judged alone) and
 response are read from form fields and shown only as text. Like the other widget modules it
 imports the browser (``js``) only inside ``build``, so ``EXAMPLES`` can be scored in CPython
-(docs/hooks/figures.py draws them for the widget's no-script fallback).
+(docs/figures/widget_fallbacks.py draws them for the widget's no-script fallback).
 """
 
 from __future__ import annotations

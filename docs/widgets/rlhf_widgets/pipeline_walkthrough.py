@@ -1,4 +1,4 @@
-"""The RLHF pipeline as a six-step walkthrough (previous / next).
+"""The ``pipeline`` widget: the RLHF pipeline as a six-step walkthrough (previous / next).
 
 UI only: :func:`rlhf_mini.run_pipeline` runs once (its defaults, the numbers the lesson
 quotes) and each step shows that stage's summary, metrics and what the model at that stage
