@@ -459,13 +459,15 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
     import json
     from pathlib import Path
 
-    from rlhf_mini.experiments.lm_alignment import alignment_record, load_alignment_record
+    from rlhf_mini.experiments.lm_alignment import (
+        alignment_record,
+        load_alignment_record,
+        smooth,
+    )
 
-    names = ["ppo beta=0.01", "ppo beta=0.2", "reward hacking", "dpo faithful", "dpo verbose"]
-    bar = progress(len(names), "lm-alignment")
+    bar = progress(6, "lm-alignment")
     record = alignment_record(seed=args.seed, callback=lambda name: bar.update(1))
     bar.close()
-    record = json.loads(json.dumps(record, default=_jsonable))
     try:
         shipped = load_alignment_record()
     except FileNotFoundError:
@@ -474,13 +476,18 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
     if args.out is not None:
         Path(args.out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     peak = record["hacking"]["peak"]
-    rows = [
-        [f"PPO beta {b}", *(r["final"][k] for k in _CURVES)] for b, r in record["kl_weight"].items()
-    ]
-    rows += [[f"DPO {n}", *(r["final"][k] for k in _CURVES)] for n, r in record["dpo"].items()]
+    rows = []
+    runs = []
+    for name, by_beta in record["ppo"].items():
+        for beta, run in by_beta.items():
+            last = smooth(run["history"])[-1]
+            rows.append([f"PPO {name}, beta {beta}", *(last[k] for k in _CURVES)])
+            runs.append((f"PPO {name} beta={beta}", run["history"]))
+    for name, run in record["dpo"].items():
+        rows.append([f"DPO {name}", *(run["final"][k] for k in _CURVES)])
     text = "\n".join(
         [
-            table(["run", *_CURVES], rows, "Last iteration of each run"),
+            table(["run", *_CURVES], rows, "End of each run (PPO: mean of the last 10 iterations)"),
             "",
             f"reward hacking: gold peaked at {peak['peak']['gold_utility']:.2f} around "
             f"iteration {peak['peak']['step']}, ended at {peak['end']['gold_utility']:.2f}; "
@@ -489,14 +496,4 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
             *([f"written to {args.out}"] if args.out else []),
         ]
     )
-    runs = [(f"PPO beta={b}", r["history"]) for b, r in record["kl_weight"].items()]
-    runs.append(("PPO, verbose reward model", record["hacking"]["run"]["history"]))
     return {"same_as_shipped": same, **record}, text, _plot_runs(runs)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

@@ -51,13 +51,19 @@ __all__ = [
 
 #: The KL weights the lesson compares: the ends of the range used in practice.
 KL_BETAS = (0.01, 0.2)
+#: The reward models the record runs PPO against.
+REWARD_MODELS = ("verbose", "faithful")
+#: Iterations of each recorded PPO run.
+STEPS = 300
 #: The reward-hacking run: a weak leash, many iterations, the verbosity-loving reward model.
-HACKING = {"beta": 0.01, "steps": 300, "reward_model": "verbose"}
+HACKING = {"beta": 0.01, "steps": STEPS, "reward_model": "verbose"}
 #: Iterations per block when a history is smoothed.
 WINDOW = 10
 #: A fall of the smoothed gold utility by more than this below its peak is overoptimisation
 #: (the noise of a 10-iteration mean of 16-response rollouts is about 0.1).
 HACKING_DROP = 0.5
+#: Significant digits of the numbers in the record.
+DIGITS = 6
 
 
 def smooth(history: dict[str, list[float]], window: int = WINDOW) -> list[dict[str, float]]:
@@ -84,8 +90,8 @@ def smooth(history: dict[str, list[float]], window: int = WINDOW) -> list[dict[s
 def kl_weight_comparison(
     betas: Any = KL_BETAS,
     *,
-    steps: int = 150,
-    reward_model: str = "faithful",
+    steps: int = STEPS,
+    reward_model: str = "verbose",
     seed: int = 0,
     **options: Any,
 ) -> dict[float, LMPPOResult]:
@@ -94,7 +100,7 @@ def kl_weight_comparison(
 
     Examples
     --------
-    >>> runs = kl_weight_comparison(steps=2, batch_size=4)
+    >>> runs = kl_weight_comparison(steps=2, batch_size=4, max_new_tokens=8)
     >>> sorted(runs), runs[0.01].config["beta"]
     ([0.01, 0.2], 0.01)
     """
@@ -133,14 +139,12 @@ def reward_hacking_run(
 
     Examples
     --------
-    >>> out = reward_hacking_run(steps=3, batch_size=4, window=2)
+    >>> out = reward_hacking_run(steps=3, batch_size=4, max_new_tokens=8, window=2)
     >>> [p["step"] for p in out["points"]], sorted(out["samples"])
     ([1, 2], ['after', 'at', 'before'])
     """
     result = train_lm_ppo(beta=beta, steps=steps, reward_model=reward_model, seed=seed, **options)
-    return _hacking_summary(result.to_dict() | {"samples": result.samples}, window) | {
-        "result": result
-    }
+    return _hacking_summary(result.to_dict(), window) | {"result": result}
 
 
 def _hacking_summary(run: dict[str, Any], window: int = WINDOW) -> dict[str, Any]:
@@ -163,16 +167,22 @@ def _hacking_summary(run: dict[str, Any], window: int = WINDOW) -> dict[str, Any
 
 
 def alignment_record(
-    *, seed: int = 0, kl_steps: int = 150, dpo_steps: int = 200, callback: Any = None
+    *, seed: int = 0, steps: int = STEPS, dpo_steps: int = 300, callback: Any = None
 ) -> dict[str, Any]:
-    """Every run the lesson, its figures and the widget show, JSON-ready: the KL-weight
-    comparison, the reward-hacking run (with its smoothed points, peak and samples), and DPO
-    on each reward model's comparisons (:func:`rlhf_mini.trainers.lm_dpo.train_lm_dpo`),
-    plus comparisons for the widget's DPO (the first 256 training pairs, both labellings).
+    """Every run the lesson, its figures and the widget show, JSON-ready (numbers to
+    :data:`DIGITS` significant digits):
 
-    Takes a few minutes (the DPO data are 2000 sampled pairs per reward model);
-    ``callback(name)`` is called as each run starts. ``python -m rlhf_mini lm-alignment
-    --out FILE`` writes it.
+    - ``ppo[reward_model][beta]``: :func:`kl_weight_comparison` against each reward model
+      (the runs' ``to_dict()``: config, final values, history, samples);
+    - ``hacking``: the verbose beta = 0.01 run read as :func:`reward_hacking_run` does
+      (``points``, ``peak``, ``samples`` before, at and after the peak);
+    - ``dpo[reward_model]``: :func:`rlhf_mini.trainers.lm_dpo.train_lm_dpo` on that reward
+      model's comparisons (held-out ones measured), measured on 64 samples;
+    - ``pairs[reward_model]``: the first 256 of those training comparisons (the widget's DPO
+      data; both labellings of the same sampled responses).
+
+    Takes about five minutes on one core; ``callback(name)`` is called as each run starts.
+    ``python -m rlhf_mini lm-alignment --out FILE`` writes it.
     """
     from rlhf_mini.trainers.lm_dpo import reward_model_pairs, train_lm_dpo
 
@@ -180,39 +190,48 @@ def alignment_record(
         if callback is not None:
             callback(name)
 
-    record: dict[str, Any] = {"seed": seed, "kl_weight": {}, "dpo": {}}
-    for beta in KL_BETAS:
-        started(f"ppo beta={beta:g}")
-        (res,) = kl_weight_comparison((beta,), steps=kl_steps, seed=seed).values()
-        record["kl_weight"][f"{beta:g}"] = res.to_dict()
-    started("reward hacking")
-    hack = reward_hacking_run(seed=seed)
-    record["hacking"] = {k: v for k, v in hack.items() if k != "result"}
-    record["hacking"]["run"] = hack["result"].to_dict()
-    pairs = {}
-    for name in ("faithful", "verbose"):
+    record: dict[str, Any] = {"seed": seed, "ppo": {}, "dpo": {}, "pairs": {}}
+    for name in REWARD_MODELS:
+        record["ppo"][name] = {}
+        for beta in KL_BETAS:
+            started(f"ppo {name} beta={beta:g}")
+            (res,) = kl_weight_comparison(
+                (beta,), steps=steps, reward_model=name, seed=seed
+            ).values()
+            record["ppo"][name][f"{beta:g}"] = res.to_dict()
+    hacking = record["ppo"][HACKING["reward_model"]][f"{HACKING['beta']:g}"]
+    record["hacking"] = _hacking_summary(hacking)
+    for name in REWARD_MODELS:
         started(f"dpo {name}")
         train, heldout = reward_model_pairs(name)
-        res = train_lm_dpo(train, heldout=heldout, reward_model=name, steps=dpo_steps, seed=seed)
+        res = train_lm_dpo(
+            train, heldout=heldout, reward_model=name, steps=dpo_steps, eval_size=64, seed=seed
+        )
         record["dpo"][name] = res.to_dict()
-        pairs[name] = train.subset(range(256))
-    # the widget's DPO data: the same responses, labelled by either labellers
-    faithful, verbose = pairs["faithful"], pairs["verbose"]
-    same = [
-        {faithful.chosen[i], faithful.rejected[i]} == {verbose.chosen[i], verbose.rejected[i]}
-        for i in range(len(faithful))
-    ]
-    record["pairs"] = {
-        name: {
-            "prompt_ids": p.prompt_ids,
-            "prompts": p.prompts,
-            "chosen": p.chosen,
-            "rejected": p.rejected,
+        first = train.subset(range(min(256, len(train))))
+        record["pairs"][name] = {
+            "prompt_ids": first.prompt_ids,
+            "prompts": first.prompts,
+            "chosen": first.chosen,
+            "rejected": first.rejected,
         }
-        for name, p in pairs.items()
-    }
-    record["pairs_share_responses"] = all(same)
-    return record
+    return _rounded(record)
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float rounded to :data:`DIGITS` significant digits (and numpy
+    scalars and arrays made plain), for a compact, stable JSON file."""
+    if isinstance(value, dict):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_rounded(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(f"{float(value):.{DIGITS}g}")
+    return value
 
 
 def load_alignment_record() -> dict[str, Any]:
@@ -221,7 +240,7 @@ def load_alignment_record() -> dict[str, Any]:
     Examples
     --------
     >>> record = load_alignment_record()
-    >>> sorted(record["kl_weight"]), record["hacking"]["peak"]["overoptimised"]
+    >>> sorted(record["ppo"]["verbose"]), record["hacking"]["peak"]["overoptimised"]
     (['0.01', '0.2'], True)
     """
     path = resources.files("rlhf_mini.experiments").joinpath("data", "lm_alignment.json")

@@ -92,12 +92,12 @@ class LMDPOConfig(TrainerConfig):
     """The loss of the DPO family (rlhf_mini.dpo_loss)."""
     label_smoothing: float = 0.0
     """Assumed share of flipped labels, in [0, 0.5) (conservative DPO, robust DPO)."""
-    steps: int = 100
+    steps: int = 200
     """AdamW steps, each on batch_size comparisons."""
     batch_size: int = 8
     """Comparisons per step (2 x batch_size sequences)."""
-    lr: float = 1e-4
-    """AdamW step size (constant)."""
+    lr: float = 5e-5
+    """AdamW step size (constant; at 1e-4 both responses of a pair lose probability fast and the samples turn to word salad)."""
     max_grad_norm: float = 1.0
     """Gradients are scaled down to this global norm when larger."""
     n_pairs: int | None = None
@@ -214,9 +214,10 @@ class LMDPORun:
     >>> pairs = TextComparisons(["capital-australia"] * 2, ["Tell me the capital of Australia."] * 2,
     ...                         ["It's Canberra.", "Canberra."], ["Sydney.", "Definitely Sydney."])
     >>> run = LMDPORun(pairs, steps=2, batch_size=2, eval_every=2, eval_size=2, seed=0)
+    >>> _ = run.step()
     >>> run.history["step"], round(run.history["loss"][0], 4)   # policy = reference: log 2
     ([0], 0.6931)
-    >>> _ = run.step(); _ = run.step()
+    >>> _ = run.step()
     >>> run.done, run.history["step"], run.history["reward_margin"][-1] > 0
     (True, [0, 2], True)
     """
@@ -269,21 +270,23 @@ class LMDPORun:
         self.rng = np.random.default_rng(cfg.seed)
         self._sample_seed = int(np.random.default_rng([cfg.seed, 1]).integers(2**31))
         self.optimizer = AdamW(cfg.lr)
-        self.train = self._with_reference(pairs)
         m = cfg.monitor_pairs
-        self.monitor = self._subset(self.train, range(min(m, len(pairs))))
-        self.heldout = (
+        self._pairs = pairs
+        self._heldout = (
             None
             if heldout is None or len(heldout) == 0
-            else self._with_reference(heldout.subset(range(min(m, len(heldout)))))
+            else heldout.subset(range(min(m, len(heldout))))
         )
-        keys = HISTORY_KEYS + (HELDOUT_KEYS if self.heldout is not None else ())
+        # the reference's log-probabilities of every pair: computed by the first slices
+        self.train: _Pairs | None = None
+        self.monitor: _Pairs | None = None
+        self.heldout: _Pairs | None = None
+        keys = HISTORY_KEYS + (HELDOUT_KEYS if self._heldout is not None else ())
         self.history: dict[str, list[float]] = {k: [] for k in keys}
         self.samples: list[dict[str, Any]] = []
         self.iteration = 0
         self._order = np.array([], dtype=np.intp)
         self._slices: Generator[str, None, None] | None = None
-        tr.run_steps(self._measure())
 
     # -- the public stepping API -----------------------------------------------------------
 
@@ -294,9 +297,10 @@ class LMDPORun:
 
     def step(self) -> dict[str, float]:
         """Run one step (and the measurement after it, when one is due); return the latest
-        history entries."""
+        history entries. The first call measures the reference (step 0) before the step."""
+        start = self.iteration
         for event in self.slices():
-            if event == "step":
+            if event == "step" and self.iteration > start:
                 break
         return {k: v[-1] for k, v in self.history.items()}
 
@@ -311,6 +315,13 @@ class LMDPORun:
         return self._slices
 
     def _all_slices(self) -> Generator[str, None, None]:
+        self.train = yield from self._with_reference(self._pairs)
+        m = self.config.monitor_pairs
+        self.monitor = self._subset(self.train, range(min(m, len(self._pairs))))
+        if self._heldout is not None:
+            self.heldout = yield from self._with_reference(self._heldout)
+        yield from self._measure()
+        yield "step"  # step 0: the reference itself, measured
         while not self.done:
             yield from self._step()
             yield "step"
@@ -334,14 +345,16 @@ class LMDPORun:
         lp = tr.token_log_probs(out.logits, batch.tokens)
         return tr.sequence_log_probs(lp, batch.response_mask), out, batch
 
-    def _with_reference(self, pairs: TextComparisons) -> _Pairs:
+    def _with_reference(self, pairs: TextComparisons) -> Generator[str, None, _Pairs]:
+        """The reference's sequence log-probabilities of the pairs, 16 pairs per slice."""
         chosen, rejected = [], []
-        for start in range(0, len(pairs), 64):
-            part = pairs.subset(range(start, min(start + 64, len(pairs))))
+        for start in range(0, len(pairs), 16):
+            part = pairs.subset(range(start, min(start + 16, len(pairs))))
             seq, _, _ = self._logps(self.reference, part)
             seq = to_numpy(seq)
             chosen.append(seq[: len(part)])
             rejected.append(seq[len(part) :])
+            yield "forward"
         return _Pairs(pairs, np.concatenate(chosen), np.concatenate(rejected))
 
     @staticmethod
@@ -379,6 +392,7 @@ class LMDPORun:
 
     def _step(self) -> Generator[str, None, None]:
         cfg = self.config
+        assert self.train is not None  # set by the first slices
         if self._order.size < cfg.batch_size:  # a new pass over the shuffled pairs
             more = self.rng.permutation(len(self.train.pairs))
             self._order = np.concatenate([self._order, more])
@@ -406,6 +420,7 @@ class LMDPORun:
         """The history's entries for the current policy, and the shown samples."""
         cfg, tw = self.config, self.world
         values: dict[str, float] = {"step": self.iteration}
+        assert self.monitor is not None
         values.update(self._loss(self.monitor)[0])
         yield "forward"
         if self.heldout is not None:

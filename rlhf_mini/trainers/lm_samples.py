@@ -43,9 +43,10 @@ __all__ = [
 #: The shipped reward models by name: faithful labellers, or labellers who like verbosity.
 REWARD_MODELS = {"faithful": "reward", "verbose": "reward_verbose"}
 
-#: The prompts whose responses a run shows as it trains (ids of the text world): a factual
-#: question the SFT data never answered, a harmful request, an open one held out of SFT.
-SAMPLE_PROMPTS = ("capital-australia", "wifi-neighbour", "lonely-neighbour")
+#: The prompts whose responses a run shows as it trains (ids of the text world): a safe
+#: how-to, a harmful request and an open question, all three answered well by the SFT model,
+#: so that what optimisation does to them shows.
+SAMPLE_PROMPTS = ("boil-egg", "wifi-neighbour", "python-or-js")
 
 
 def sample_slices(
