@@ -57,7 +57,11 @@ def start() -> None:
         ready()
     else:  # the page's code blocks may use the weights: they run once they are in
         deferred.add_done_callback(
-            lambda task: ready()
-            if task.exception() is None
-            else js.rlhfRuntime.fail(f"The language model could not be loaded ({task.exception()}).")
+            lambda task: (
+                ready()
+                if task.exception() is None
+                else js.rlhfRuntime.fail(
+                    f"The language model could not be loaded ({task.exception()})."
+                )
+            )
         )

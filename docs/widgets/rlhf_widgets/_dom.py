@@ -16,6 +16,7 @@ import js
 from pyodide.ffi import create_proxy, to_js
 
 _PROXIES: list[Any] = []  # event handlers live as long as the page
+_TASKS: set[Any] = set()  # widgets still building (asyncio keeps only weak references)
 
 
 def h(tag: str, *children: Any, **attrs: Any) -> Any:
@@ -148,7 +149,9 @@ def mount(root: Any, build: Callable[[Widget], Any]) -> None:
                 return
             _ready(root, widget)
 
-        asyncio.ensure_future(finish())
+        task = asyncio.ensure_future(finish())
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
         return
     _ready(root, widget)
 

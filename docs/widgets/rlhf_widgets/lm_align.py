@@ -83,6 +83,8 @@ def make_run(
     seed: int = 0,
 ) -> LMPPORun | LMDPORun:
     """The run the controls describe, from the shipped SFT model (policy and reference)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
     m = models()
     common = {
         "policy": m["sft"],
@@ -94,9 +96,7 @@ def make_run(
     }
     if method == "ppo":
         return LMPPORun(**common)
-    if method == "dpo":
-        return LMDPORun(record_pairs(record, reward_model), **common)
-    raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
+    return LMDPORun(record_pairs(record, reward_model), **common)
 
 
 def trailing_mean(steps: list[int], values: list[float], window: int = WINDOW) -> list:
@@ -195,7 +195,10 @@ def _build(w: Widget, status: Any) -> None:
     samples_box = h(
         "div",
         h("p", "", data_output="samples-step", class_="rlhf-label"),
-        *[h("div", c["prompt"], c["text"], c["scores"], class_="rlhf-sample") for c in cards.values()],
+        *[
+            h("div", c["prompt"], c["text"], c["scores"], class_="rlhf-sample")
+            for c in cards.values()
+        ],
         class_="rlhf-samples",
         aria_live="polite",
     )
@@ -234,7 +237,17 @@ def _build(w: Widget, status: Any) -> None:
                 "tr",
                 *[
                     h("th", t)
-                    for t in ("run", "method", "beta", "reward model", "steps", "proxy", "gold", "KL", "length")
+                    for t in (
+                        "run",
+                        "method",
+                        "beta",
+                        "reward model",
+                        "steps",
+                        "proxy",
+                        "gold",
+                        "KL",
+                        "length",
+                    )
                 ],
             ),
         ),
@@ -246,7 +259,11 @@ def _build(w: Widget, status: Any) -> None:
         samples_box,
         charts,
         values,
-        h("label", "Runs (the first ones were computed when this site was built)", class_="rlhf-label"),
+        h(
+            "label",
+            "Runs (the first ones were computed when this site was built)",
+            class_="rlhf-label",
+        ),
         scroll_box(table, "Runs: their settings and where they ended"),
     )
 
@@ -275,16 +292,24 @@ def _build(w: Widget, status: Any) -> None:
         x = history["step"]
 
         def curve(key: str) -> list:
-            return list(zip(x, history[key], strict=True)) if dpo else trailing_mean(x, history[key])
+            return (
+                list(zip(x, history[key], strict=True)) if dpo else trailing_mean(x, history[key])
+            )
 
         rewards.x_range(0, steps)
         drift.x_range(0, steps)
         rewards.show(
-            [Series("proxy reward", curve("proxy_reward"), 0), Series("gold utility", curve("gold_utility"), 1, "y2")],
+            [
+                Series("proxy reward", curve("proxy_reward"), 0),
+                Series("gold utility", curve("gold_utility"), 1, "y2"),
+            ],
             animate=False,
         )
         drift.show(
-            [Series("KL to SFT", curve("kl"), 2), Series("response length", curve("response_length"), 3, "y2")],
+            [
+                Series("KL to SFT", curve("kl"), 2),
+                Series("response length", curve("response_length"), 3, "y2"),
+            ],
             animate=False,
         )
         end = summary(history, window=1 if dpo else WINDOW)
@@ -353,7 +378,10 @@ def _build(w: Widget, status: Any) -> None:
         if event is None:
             live["gen"] = live["frame"] = None
             w.root.setAttribute("data-slice-ms", f"{max(live['ms']):.1f}")
-            set_state("done", f"Done: {run.iteration} of {run.config.steps}. Train again, or change the settings.")
+            set_state(
+                "done",
+                f"Done: {run.iteration} of {run.config.steps}. Train again, or change the settings.",
+            )
             return
         live["frame"] = js.requestAnimationFrame(step_proxy)
         what = "iteration" if live["settings"]["method"] == "ppo" else "step"
@@ -383,7 +411,10 @@ def _build(w: Widget, status: Any) -> None:
             return
         cancel()
         run = live["run"]
-        set_state("stopped", f"Stopped at {run.iteration} of {run.config.steps}. Resume, or Train a new run.")
+        set_state(
+            "stopped",
+            f"Stopped at {run.iteration} of {run.config.steps}. Resume, or Train a new run.",
+        )
 
     def on_resume(evt: Any) -> None:
         if live["gen"] is None or live["frame"] is not None:
