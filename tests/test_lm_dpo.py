@@ -14,6 +14,7 @@ from rlhf_mini.trainers.lm_reward_model import (
     sample_text_comparisons,
     split_comparisons,
 )
+from rlhf_mini.trainers.lm_samples import response_log_probs_grad
 from rlhf_mini.worlds.text import load_text_world
 
 FAST = {"eval_size": 4, "max_new_tokens": 12}
@@ -65,8 +66,9 @@ def test_the_gradient_through_the_transformer_matches_finite_differences(pairs):
     run.step()  # away from the reference, where every margin is 0
     data = run._subset(run.train, range(6))
     _, d_seq, out, batch = run._loss(data)
-    mask = batch.response_mask[:, 1:].astype(float)
-    dlogits = tr.token_log_probs_grad(out.logits, batch.tokens, d_seq[:, None] * mask)
+    P = batch.prompt_length
+    mask = batch.response_mask[:, P:].astype(float)
+    dlogits = response_log_probs_grad(out.logits, batch.tokens, P, d_seq[:, None] * mask)
     grads = tr.backward(run.policy.params, run.policy.config, out.cache, dlogits)
     params = run.policy.params
     rng = np.random.default_rng(2)

@@ -130,10 +130,12 @@ def test_slicing_pausing_and_resuming_change_nothing():
 
 
 def test_ppo_raises_the_proxy_reward_at_a_fixed_seed():
-    res = train_lm_ppo(steps=40, beta=0.01, lr=3e-4, seed=0)
+    # a larger step than the default, to see it within 60 iterations (the record's runs,
+    # at the default, take 300: tests/test_lm_alignment.py)
+    res = train_lm_ppo(steps=60, beta=0.01, lr=3e-4, reward_model="verbose", seed=0)
     h = res.history
     first, last = np.mean(h["proxy_reward"][:10]), np.mean(h["proxy_reward"][-10:])
-    assert last > first + 0.15
+    assert last > first + 0.3
     assert h["kl"][0] == pytest.approx(0.0, abs=1e-5)  # the first rollout is pi_ref's own
     assert np.mean(h["kl"][-10:]) > 1.0
     assert 0 <= min(h["clip_fraction"]) and max(h["clip_fraction"]) < 0.5

@@ -58,7 +58,15 @@ from rlhf_mini.trainers.lm_reward_model import (
     sample_text_comparisons,
     split_comparisons,
 )
-from rlhf_mini.trainers.lm_samples import REWARD_MODELS, measure, sample_slices, shown_samples
+from rlhf_mini.trainers.lm_samples import (
+    REWARD_MODELS,
+    measure,
+    response_log_probs,
+    response_log_probs_grad,
+    response_logits,
+    sample_slices,
+    shown_samples,
+)
 from rlhf_mini.worlds.text import TextWorld, load_text_world
 
 __all__ = ["LMDPOConfig", "LMDPOResult", "LMDPORun", "reward_model_pairs", "train_lm_dpo"]
@@ -307,20 +315,22 @@ class LMDPORun:
     def slices(self) -> Generator[str, None, None]:
         """The rest of the run as short slices of work (a forward or backward pass, a sampled
         token): each ``next`` runs one and yields what it finished (``"forward"``,
-        ``"update"``, ``"token"``, ``"measured"`` when the history has a new entry, ``"step"``
-        at the end of each step). One generator per run, as
+        ``"update"``, ``"token"``, ``"samples"`` once the reference's shown samples are in,
+        ``"measured"`` when the history has a new entry, ``"step"`` at the end of each step). One generator per run, as
         :meth:`rlhf_mini.trainers.lm_ppo.LMPPORun.slices`: stop calling ``next`` to pause."""
         if self._slices is None:
             self._slices = self._all_slices()
         return self._slices
 
     def _all_slices(self) -> Generator[str, None, None]:
+        yield from self._show()  # the reference's responses first: a page shows them at once
+        yield "samples"
         self.train = yield from self._with_reference(self._pairs)
         m = self.config.monitor_pairs
         self.monitor = self._subset(self.train, range(min(m, len(self._pairs))))
         if self._heldout is not None:
             self.heldout = yield from self._with_reference(self._heldout)
-        yield from self._measure()
+        yield from self._measure(show=False)
         yield "step"  # step 0: the reference itself, measured
         while not self.done:
             yield from self._step()
@@ -341,9 +351,10 @@ class LMDPORun:
         """Sequence log-probs (2n,) of [chosen; rejected] under ``model``, the forward pass
         and the batch."""
         batch = model.batch(pairs.prompts * 2, pairs.chosen + pairs.rejected)
-        out = tr.forward(model.params, model.config, batch.tokens, batch.attention_mask)
-        lp = tr.token_log_probs(out.logits, batch.tokens)
-        return tr.sequence_log_probs(lp, batch.response_mask), out, batch
+        P = batch.prompt_length  # logits only where they predict a response token
+        out = response_logits(model, batch)
+        lp = response_log_probs(out.logits, batch.tokens, P)  # (2n, R)
+        return tr.sequence_log_probs(lp, batch.response_mask[:, P - 1 :]), out, batch
 
     def _with_reference(self, pairs: TextComparisons) -> Generator[str, None, _Pairs]:
         """The reference's sequence log-probabilities of the pairs, 16 pairs per slice."""
@@ -404,9 +415,10 @@ class LMDPORun:
                 f"the DPO loss became {stats['loss']} at step {self.iteration}"
             )
         # d L / d log pi(y_t) = d L / d log pi(y) for every response token t (and <eos>)
+        P = batch.prompt_length
         w = self.policy.params["wte.weight"]
-        mask = tr.host_to_backend(batch.response_mask[:, 1:].astype(float), w, w.dtype)
-        dlogits = tr.token_log_probs_grad(out.logits, batch.tokens, d_seq[:, None] * mask)
+        mask = tr.host_to_backend(batch.response_mask[:, P:].astype(float), w, w.dtype)
+        dlogits = response_log_probs_grad(out.logits, batch.tokens, P, d_seq[:, None] * mask)
         grads = tr.backward(self.policy.params, self.policy.config, out.cache, dlogits)
         grads, _ = clip_grad_norm(grads, cfg.max_grad_norm)
         params = self.optimizer.step(self.policy.params, grads)
@@ -416,8 +428,21 @@ class LMDPORun:
         if self.iteration % cfg.eval_every == 0 or self.done:
             yield from self._measure()
 
-    def _measure(self) -> Generator[str, None, None]:
-        """The history's entries for the current policy, and the shown samples."""
+    def _show(self) -> Generator[str, None, None]:
+        """Responses of the current policy to the shown prompts, recorded in ``samples``."""
+        cfg = self.config
+        responses = yield from shown_samples(
+            self.policy,
+            self.reward_model,
+            self.world,
+            self._sample_seed,
+            temperature=cfg.temperature,
+            max_new_tokens=cfg.max_new_tokens,
+        )
+        self.samples.append({"step": self.iteration, "responses": responses})
+
+    def _measure(self, show: bool = True) -> Generator[str, None, None]:
+        """The history's entries for the current policy, and (``show``) the shown samples."""
         cfg, tw = self.config, self.world
         values: dict[str, float] = {"step": self.iteration}
         assert self.monitor is not None
@@ -441,15 +466,8 @@ class LMDPORun:
             k: measured[k] for k in ("proxy_reward", "gold_utility", "kl", "response_length")
         }
         yield "forward"
-        responses = yield from shown_samples(
-            self.policy,
-            self.reward_model,
-            tw,
-            self._sample_seed,
-            temperature=cfg.temperature,
-            max_new_tokens=cfg.max_new_tokens,
-        )
-        self.samples.append({"step": self.iteration, "responses": responses})
+        if show:
+            yield from self._show()
         for key in self.history:
             self.history[key].append(values[key])
         yield "measured"

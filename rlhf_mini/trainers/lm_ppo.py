@@ -74,6 +74,8 @@ from rlhf_mini.trainers.lm_samples import (
     measure,
     response_log_probs,
     response_log_probs_grad,
+    response_log_softmax,
+    response_logits,
     sample_slices,
     score,
     shown_samples,
@@ -402,14 +404,14 @@ class LMPPORun:
         n_tokens = float(mask_np.sum())
 
         # pi_old: logits and values on the whole batch (its cache is reused by the update)
-        out = tr.forward(self.policy.params, self.policy.config, batch.tokens, batch.attention_mask)
-        logp_old = response_log_probs(out.logits, batch.tokens, P)  # (B, R)
+        out = response_logits(self.policy, batch)  # logits (B, R + 1, V), values (B, T)
+        lsm = response_log_softmax(out.logits)  # (B, R, V), computed once
+        logp_old = response_log_probs(out.logits, batch.tokens, P, log_probs=lsm)  # (B, R)
         values = out.values[:, P - 1 : -1] * mask  # V(s_t) before each response token
-        entropy = float(xp.sum(tr.entropy(out.logits[:, P - 1 : -1]) * mask)) / n_tokens
+        entropy = tr.entropy(out.logits[:, :-1], log_probs=lsm)
+        entropy = float(xp.sum(entropy * mask)) / n_tokens
         yield "forward"
-        ref = tr.forward(
-            self.reference.params, self.reference.config, batch.tokens, batch.attention_mask
-        )
+        ref = response_logits(self.reference, batch)
         logp_ref = response_log_probs(ref.logits, batch.tokens, P)
         yield "forward"
         scores = score(self.reward_model, batch)  # (B,) the score at the last token
@@ -477,7 +479,11 @@ class LMPPORun:
         else:
             take = tr.host_to_backend(rows.astype(np.intp), model.params["wte.weight"])
             out = tr.forward(
-                model.params, model.config, batch.tokens[rows], batch.attention_mask[rows]
+                model.params,
+                model.config,
+                batch.tokens[rows],
+                batch.attention_mask[rows],
+                logits_from=P - 1,
             )
             yield "forward"
 
@@ -492,17 +498,18 @@ class LMPPORun:
         )
         n = float(xp.sum(mask))
         tokens = batch.tokens if reuse else batch.tokens[rows]
-        logp = response_log_probs(out.logits, tokens, P)
+        lsm = response_log_softmax(out.logits)  # (b, R, V), computed once
+        logp = response_log_probs(out.logits, tokens, P, log_probs=lsm)
         # policy: the clipped surrogate, averaged over the response tokens
         loss = float(xp.sum(ppo_clip_loss(logp, logp_old, adv, cfg.clip_eps) * mask)) / n
         dlogp = ppo_clip_loss_grad(logp, logp_old, adv, cfg.clip_eps) * mask / n  # (b, R)
         ratio = exp_log_ratio(xp, logp - logp_old)
         clipped = xp.astype(xp.abs(ratio - 1.0) > cfg.clip_eps, mask.dtype)
         clip_frac = float(xp.sum(clipped * mask)) / n
-        dlogits = response_log_probs_grad(out.logits, tokens, P, dlogp)
+        dlogits = response_log_probs_grad(out.logits, tokens, P, dlogp, log_probs=lsm)
         if cfg.ent_coef > 0:  # - ent_coef * mean H: its gradient through the softmax
-            dent = tr.entropy_grad(out.logits[:, P - 1 : -1], -cfg.ent_coef * mask / n)
-            dlogits = dlogits + _pad_positions(xp, dent, out.logits, P)
+            dent = tr.entropy_grad(out.logits[:, :-1], -cfg.ent_coef * mask / n, log_probs=lsm)
+            dlogits = dlogits + xp.concat([dent, xp.zeros_like(out.logits[:, -1:])], axis=1)
         # critic: 1/2 (V - R)^2 on the states before each response token
         v = out.values[:, P - 1 : -1]
         err = (v - ret) * mask
@@ -530,11 +537,6 @@ class LMPPORun:
             max_new_tokens=self.config.max_new_tokens,
         )
         self.samples.append({"step": self.iteration, "responses": responses})
-
-
-def _pad_positions(xp: Any, d: Any, logits: Any, P: int) -> Any:
-    """(B, R, V) gradients of positions P - 1 .. T - 2 placed into the (B, T, V) of ``logits``."""
-    return xp.concat([xp.zeros_like(logits[:, : P - 1]), d, xp.zeros_like(logits[:, -1:])], axis=1)
 
 
 def token_advantages(

@@ -5,6 +5,7 @@ Public names
 SAMPLE_PROMPTS                 the prompts whose responses a run shows as it trains
 REWARD_MODELS                  the shipped reward models by name
 sample_slices(...)             sample responses, yielding after every token
+response_logits(...)           a forward pass with the logits that predict the response only
 response_log_probs(...)        log pi of the response tokens of a batch, (B, R)
 response_log_probs_grad(...)   dL/dlogits from dL/d log pi of the response tokens
 score(...)                     a reward model's score of each response, (B,)
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rlhf_mini.core.backend import to_numpy
+from rlhf_mini.core.numerics import log_softmax
 from rlhf_mini.models import transformer as tr
 from rlhf_mini.models.language_model import LanguageModel
 from rlhf_mini.worlds.text import TextWorld, gold_utility
@@ -35,6 +37,8 @@ __all__ = [
     "measure",
     "response_log_probs",
     "response_log_probs_grad",
+    "response_log_softmax",
+    "response_logits",
     "sample_slices",
     "score",
     "shown_samples",
@@ -80,24 +84,47 @@ def sample_slices(
         yield "token"
 
 
-def response_log_probs(logits: Any, tokens: Any, prompt_length: int) -> Any:
-    """log pi(y_t | s_t) of the response tokens (columns P.. of ``tokens``), shape (B, R).
+def response_logits(model: LanguageModel, batch: tr.Batch) -> tr.Forward:
+    """``model``'s forward pass on ``batch`` with the logits of the positions that predict the
+    response's tokens only: P - 1 .. T - 1, so ``.logits`` is (B, R + 1, V) (the last
+    position predicts past the end); the prompt's positions are never scored. Pass it to
+    the functions below, and its ``.logits`` gradient to
+    :func:`rlhf_mini.models.transformer.backward`."""
+    P = batch.prompt_length
+    return tr.forward(
+        model.params, model.config, batch.tokens, batch.attention_mask, logits_from=P - 1
+    )
 
-    Position t's logits predict token t + 1, so the response's log-probs are those of
-    positions P - 1 .. T - 2: :func:`rlhf_mini.models.transformer.token_log_probs` on that
-    slice. Padding after a response gets a (meaningless) value: mask it.
+
+def response_log_softmax(logits: Any) -> Any:
+    """log pi(. | s_t) over the vocabulary at the positions that predict the response's
+    tokens, (B, R, V), from :func:`response_logits`' logits (B, R + 1, V): computed once
+    and reused (the exponentials over the vocabulary are the costly part in a browser)."""
+    return log_softmax(tr._namespace(logits), logits[:, :-1])
+
+
+def response_log_probs(
+    logits: Any, tokens: Any, prompt_length: int, *, log_probs: Any = None
+) -> Any:
+    """log pi(y_t | s_t) of the response tokens (columns P.. of ``tokens``), shape (B, R),
+    from :func:`response_logits`' logits (positions P - 1 ..):
+    :func:`rlhf_mini.models.transformer.token_log_probs` on the tokens from column P - 1
+    (``log_probs``: the :func:`response_log_softmax`, if computed). Padding after a
+    response gets a (meaningless) value: mask it.
     """
     P = prompt_length
-    return tr.token_log_probs(logits[:, P - 1 :], np.asarray(to_numpy(tokens))[:, P - 1 :])
+    return tr.token_log_probs(logits, np.asarray(to_numpy(tokens))[:, P - 1 :], log_probs=log_probs)
 
 
-def response_log_probs_grad(logits: Any, tokens: Any, prompt_length: int, dlogp: Any) -> Any:
-    """dL/dlogits (B, T, V) given dL/d log pi of the response tokens (B, R) (zero on the
-    prompt's positions)."""
+def response_log_probs_grad(
+    logits: Any, tokens: Any, prompt_length: int, dlogp: Any, *, log_probs: Any = None
+) -> Any:
+    """dL/dlogits (B, R + 1, V) of :func:`response_logits`' logits given dL/d log pi of the
+    response tokens (B, R): what :func:`rlhf_mini.models.transformer.backward` takes."""
     P = prompt_length
-    xp = tr._namespace(logits)
-    g = tr.token_log_probs_grad(logits[:, P - 1 :], np.asarray(to_numpy(tokens))[:, P - 1 :], dlogp)
-    return xp.concat([xp.zeros_like(logits[:, : P - 1]), g], axis=1)
+    return tr.token_log_probs_grad(
+        logits, np.asarray(to_numpy(tokens))[:, P - 1 :], dlogp, log_probs=log_probs
+    )
 
 
 def score(reward_model: LanguageModel, batch: tr.Batch) -> Any:
@@ -132,8 +159,7 @@ def measure(
     mask = batch.response_mask[:, P:].astype(float)
 
     def logp(model: LanguageModel) -> Any:
-        out = tr.forward(model.params, model.config, batch.tokens, batch.attention_mask)
-        return response_log_probs(out.logits, batch.tokens, P)
+        return response_log_probs(response_logits(model, batch).logits, batch.tokens, P)
 
     logp_policy = logp(policy) if logp_policy is None else logp_policy
     logp_ref = logp(reference) if logp_ref is None else logp_ref

@@ -403,6 +403,12 @@ def _build(w: Widget, status: Any) -> None:
         }
         run = make_run(settings["method"], settings["beta"], settings["reward_model"], record)
         live.update(run=run, gen=run.slices(), settings=settings, row=None, ms=[])
+        # the arrival run (or the previous run) leaves the charts and read-outs
+        rewards.show([], animate=False)
+        drift.show([], animate=False)
+        w.set("iteration", 0, f"0 of {run.config.steps}")
+        for name in ("proxy", "gold", "kl", "length"):
+            w.set(name, "", "–")
         set_state("running", "Training: starting…")
         live["frame"] = js.requestAnimationFrame(step_proxy)
 
