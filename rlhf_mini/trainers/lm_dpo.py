@@ -65,6 +65,7 @@ from rlhf_mini.trainers.lm_samples import (
     response_log_probs_grad,
     response_logits,
     sample_slices,
+    score,
     shown_samples,
 )
 from rlhf_mini.worlds.text import TextWorld, load_text_world
@@ -401,6 +402,18 @@ class LMDPORun:
         xp = b.xp
         return stats, xp.concat([g_c, g_r]) / n, out, batch
 
+    def _evaluate(self, data: _Pairs) -> Generator[str, None, dict[str, float]]:
+        """:meth:`_loss`'s statistics on ``data``, 8 pairs per slice (means over the pairs)."""
+        sums: dict[str, float] = {}
+        n = len(data.pairs)
+        for start in range(0, n, 8):
+            part = self._subset(data, range(start, min(start + 8, n)))
+            stats = self._loss(part)[0]
+            for key, value in stats.items():
+                sums[key] = sums.get(key, 0.0) + value * len(part.pairs)
+            yield "forward"
+        return {key: total / n for key, total in sums.items()}
+
     def _step(self) -> Generator[str, None, None]:
         cfg = self.config
         assert self.train is not None  # set by the first slices
@@ -446,12 +459,10 @@ class LMDPORun:
         cfg, tw = self.config, self.world
         values: dict[str, float] = {"step": self.iteration}
         assert self.monitor is not None
-        values.update(self._loss(self.monitor)[0])
-        yield "forward"
+        values.update((yield from self._evaluate(self.monitor)))
         if self.heldout is not None:
-            held = self._loss(self.heldout)[0]
+            held = yield from self._evaluate(self.heldout)
             values |= {f"heldout_{k}": held[k] for k in ("loss", "accuracy", "reward_margin")}
-            yield "forward"
         ids = [tw.prompts[int(i)].id for i in self.rng.integers(0, len(tw.prompts), cfg.eval_size)]
         prompts = [tw.write_prompt(x, self.rng) for x in ids]
         batch = yield from sample_slices(
@@ -461,11 +472,27 @@ class LMDPORun:
             temperature=cfg.temperature,
             max_new_tokens=cfg.max_new_tokens,
         )
-        measured = measure(self.policy, self.reference, self.reward_model, batch, ids, tw)
+        P = batch.prompt_length
+        logp = {}
+        for name, model in (("policy", self.policy), ("reference", self.reference)):
+            logp[name] = response_log_probs(response_logits(model, batch).logits, batch.tokens, P)
+            yield "forward"
+        scores = score(self.reward_model, batch)
+        yield "score"
+        measured = measure(
+            self.policy,
+            self.reference,
+            self.reward_model,
+            batch,
+            ids,
+            tw,
+            logp_policy=logp["policy"],
+            logp_ref=logp["reference"],
+            scores=scores,
+        )
         values |= {
             k: measured[k] for k in ("proxy_reward", "gold_utility", "kl", "response_length")
         }
-        yield "forward"
         if show:
             yield from self._show()
         for key in self.history:
