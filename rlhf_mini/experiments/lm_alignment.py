@@ -56,7 +56,12 @@ REWARD_MODELS = ("verbose", "faithful")
 #: Iterations of each recorded PPO run.
 STEPS = 300
 #: The reward-hacking run: a weak leash, many iterations, the verbosity-loving reward model.
-HACKING = {"beta": 0.01, "steps": STEPS, "reward_model": "verbose"}
+HACKING_BETA, HACKING_REWARD_MODEL = 0.01, "verbose"
+HACKING: dict[str, Any] = {
+    "beta": HACKING_BETA,
+    "steps": STEPS,
+    "reward_model": HACKING_REWARD_MODEL,
+}
 #: Iterations per block when a history is smoothed.
 WINDOW = 10
 #: A fall of the smoothed gold utility by more than this below its peak is overoptimisation
@@ -123,9 +128,9 @@ def samples_at(result: Any, step: int) -> dict[str, Any]:
 
 def reward_hacking_run(
     *,
-    beta: float = HACKING["beta"],
-    steps: int = HACKING["steps"],
-    reward_model: str = HACKING["reward_model"],
+    beta: float = HACKING_BETA,
+    steps: int = STEPS,
+    reward_model: str = HACKING_REWARD_MODEL,
     seed: int = 0,
     window: int = WINDOW,
     **options: Any,
@@ -204,10 +209,10 @@ def alignment_record(
     for name in REWARD_MODELS:
         started(f"dpo {name}")
         train, heldout = reward_model_pairs(name)
-        res = train_lm_dpo(
+        dpo = train_lm_dpo(
             train, heldout=heldout, reward_model=name, steps=dpo_steps, eval_size=64, seed=seed
         )
-        record["dpo"][name] = res.to_dict()
+        record["dpo"][name] = dpo.to_dict()
         first = train.subset(range(min(256, len(train))))
         record["pairs"][name] = {
             "prompt_ids": first.prompt_ids,
