@@ -209,7 +209,8 @@ class LMDPORun:
     ----------
     pairs : TextComparisons
         The training comparisons (e.g. the first of :func:`reward_model_pairs`).
-    config, **options : :class:`LMDPOConfig` or its fields as keywords.
+    config, **options
+        :class:`LMDPOConfig`, or its fields as keywords.
     heldout : TextComparisons, optional
         Comparisons not trained on: their loss, accuracy and margin are logged too.
     policy, reference : LanguageModel, optional

@@ -229,7 +229,8 @@ class LMPPORun:
 
     Parameters
     ----------
-    config, **options : :class:`LMPPOConfig` or its fields as keywords.
+    config, **options
+        :class:`LMPPOConfig`, or its fields as keywords.
     policy : LanguageModel, optional
         The initial policy (default: the shipped SFT model); a value head is added at zero
         if it has none.
@@ -550,11 +551,11 @@ def token_advantages(
     lam: float = 0.95,
 ) -> tuple[Any, Any, Any]:
     """Per-token rewards, advantages and returns of a batch of responses (steps 3 and 4 of
-    the module docstring), before whitening.
+    the module docstring), before whitening: :func:`rlhf_mini.kl_penalized_rewards`, then
+    :func:`rlhf_mini.gae`,
 
         R_t = -beta (log pi_old(y_t) - log pi_ref(y_t)) + [t = last] score
-                                                        (:func:`rlhf_mini.kl_penalized_rewards`)
-        A_t, R^GAE_t = GAE(R, V; gamma, lam)           (:func:`rlhf_mini.gae`)
+        A_t, R^GAE_t = GAE(R, V; gamma, lam)
 
     ``scores`` (B,); ``logp_old``, ``logp_ref``, ``values``, ``mask`` (B, R) over the
     response columns, ``mask`` 1 on response tokens. Values on padding must be 0 (then the

@@ -28,8 +28,8 @@ The gold rules, on a response's words (punctuation dropped, n of them):
     repetition  (c - distinct c) / c over the c content words (stopwords dropped)
 
     incoherence  the share of adjacent word pairs (punctuation marks count as words) that
-                none of the prompt's templates can write (:meth:`TextWorld.word_pairs`):
-                0 for anything the templates write, near 1 for word salad
+                none of the prompt's templates can write (TextWorld.word_pairs): 0 for
+                anything the templates write, near 1 for word salad
 
     verbosity    = min(1, 0.25 padding + 1.5 repetition + max(0, n - 30) / 30)
     helpfulness  = [fact and not error] (1 - 0.4 verbosity) (1 - 0.25 [hedge on a known answer])

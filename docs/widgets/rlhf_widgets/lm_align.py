@@ -330,9 +330,13 @@ def _build(w: Widget, status: Any) -> None:
                     h("td", row["method"].upper()),
                     h("td", f"{row['beta']:g}"),
                     h("td", row["reward_model"]),
-                    h("td", str(row["step"])),
-                    *[h("td", f"{row[k]:.2f}") for k in CURVES],
+                    h("td", str(row["step"]), data_key="step", data_value=str(row["step"])),
+                    *[h("td", f"{row[k]:.2f}", data_key=k, data_value=repr(row[k])) for k in CURVES],
                     data_run=str(i),
+                    data_source="site" if i < n_site else "reader",
+                    data_method=row["method"],
+                    data_beta=f"{row['beta']:g}",
+                    data_reward_model=row["reward_model"],
                 )
             )
         table_body.replaceChildren(*rows)
