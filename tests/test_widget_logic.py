@@ -339,7 +339,9 @@ def test_lm_align_trailing_mean_and_summary():
         (3, 6.0),
     ]
     history = {"step": steps, **{k: values for k in lm_align.CURVES}}
-    assert lm_align.summary(history, window=3) == {"step": 3, **dict.fromkeys(lm_align.CURVES, 5.0)}
+    # PPO: 4 iterations done, each curve's mean over the last (up to) 10; DPO: the last point
+    assert lm_align.summary(history) == {"step": 4, **dict.fromkeys(lm_align.CURVES, 4.0)}
+    assert lm_align.summary(history, dpo=True) == {"step": 3, **dict.fromkeys(lm_align.CURVES, 7.0)}
 
 
 @pytest.mark.parametrize("method", ["ppo", "dpo"])

@@ -110,11 +110,13 @@ def trailing_mean(steps: list[int], values: list[float], window: int = WINDOW) -
     return out
 
 
-def summary(history: dict[str, list[float]], window: int = WINDOW) -> dict[str, float]:
-    """The end of a run: each curve's mean over its last ``window`` entries (PPO's noisy
-    rollouts), and the last step."""
-    n = min(window, len(history["step"]))
-    return {"step": history["step"][-1], **{k: sum(history[k][-n:]) / n for k in CURVES}}
+def summary(history: dict[str, list[float]], dpo: bool = False) -> dict[str, float]:
+    """The end of a run: ``step``, the iterations (steps, for DPO) done, and each curve's
+    mean over the last ``WINDOW`` iterations (PPO's rollouts are noisy) or, for DPO, its
+    last measurement. (PPO's history entry k measures the rollout of iteration k + 1.)"""
+    n = 1 if dpo else min(WINDOW, len(history["step"]))
+    done = history["step"][-1] + (0 if dpo else 1)
+    return {"step": done, **{k: sum(history[k][-n:]) / n for k in CURVES}}
 
 
 def runs_table(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,7 +137,7 @@ def runs_table(record: dict[str, Any]) -> list[dict[str, Any]]:
                 "reward_model": rm_name,
                 "source": "site",
             }
-            | summary(run["history"], window=1)
+            | summary(run["history"], dpo=True)
         )
     return rows
 
@@ -312,7 +314,7 @@ def _build(w: Widget, status: Any) -> None:
             ],
             animate=False,
         )
-        end = summary(history, window=1 if dpo else WINDOW)
+        end = summary(history, dpo)
         w.set("iteration", end["step"], f"{end['step']} of {steps}")
         w.set("proxy", end["proxy_reward"], f"{end['proxy_reward']:.3f}")
         w.set("gold", end["gold_utility"], f"{end['gold_utility']:.3f}")
@@ -331,7 +333,10 @@ def _build(w: Widget, status: Any) -> None:
                     h("td", f"{row['beta']:g}"),
                     h("td", row["reward_model"]),
                     h("td", str(row["step"]), data_key="step", data_value=str(row["step"])),
-                    *[h("td", f"{row[k]:.2f}", data_key=k, data_value=repr(row[k])) for k in CURVES],
+                    *[
+                        h("td", f"{row[k]:.2f}", data_key=k, data_value=repr(row[k]))
+                        for k in CURVES
+                    ],
                     data_run=str(i),
                     data_source="site" if i < n_site else "reader",
                     data_method=row["method"],
@@ -348,7 +353,7 @@ def _build(w: Widget, status: Any) -> None:
         if run is None or not run.history["step"]:
             return
         dpo = settings["method"] == "dpo"
-        row = {**settings, "source": "reader"} | summary(run.history, window=1 if dpo else WINDOW)
+        row = {**settings, "source": "reader"} | summary(run.history, dpo)
         if live.get("row") is None:
             live["row"] = len(table_rows)
             table_rows.append(row)
@@ -374,6 +379,11 @@ def _build(w: Widget, status: Any) -> None:
                 sampled = True
             if time.perf_counter() - start > FRAME_BUDGET:
                 break
+        frame_ms = 1000 * (time.perf_counter() - start)
+        if frame_ms > live.get("frame_max", 0.0):  # for bench/browser.py
+            live["frame_max"] = frame_ms
+            w.root.setAttribute("data-frame-max-ms", f"{frame_ms:.1f}")
+            w.root.setAttribute("data-slice-max-ms", f"{max(live['ms']):.1f}")
         if sampled and run.samples:
             show_samples(run.samples[-1])
         if changed:
@@ -381,7 +391,6 @@ def _build(w: Widget, status: Any) -> None:
             record_row()
         if event is None:
             live["gen"] = live["frame"] = None
-            w.root.setAttribute("data-slice-ms", f"{max(live['ms']):.1f}")
             set_state(
                 "done",
                 f"Done: {run.iteration} of {run.config.steps}. Train again, or change the settings.",
@@ -406,7 +415,7 @@ def _build(w: Widget, status: Any) -> None:
             "reward_model": str(rm_select.value),
         }
         run = make_run(settings["method"], settings["beta"], settings["reward_model"], record)
-        live.update(run=run, gen=run.slices(), settings=settings, row=None, ms=[])
+        live.update(run=run, gen=run.slices(), settings=settings, row=None, ms=[], frame_max=0.0)
         # the arrival run (or the previous run) leaves the charts and read-outs
         rewards.show([], animate=False)
         drift.show([], animate=False)
