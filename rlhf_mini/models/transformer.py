@@ -62,6 +62,7 @@ __all__ = [
     "attention",
     "attention_backward",
     "backward",
+    "backward_steps",
     "block",
     "block_backward",
     "check_params",
@@ -69,6 +70,7 @@ __all__ = [
     "entropy",
     "entropy_grad",
     "forward",
+    "forward_steps",
     "gelu",
     "gelu_backward",
     "host_to_backend",
@@ -653,6 +655,32 @@ def forward(
     Forward
         logits, values, rewards, hidden states and the activation cache.
     """
+    return run_steps(
+        forward_steps(
+            params,
+            config,
+            tokens,
+            attention_mask,
+            logits=logits,
+            logits_from=logits_from,
+            kv_cache=kv_cache,
+        )
+    )
+
+
+def forward_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    tokens: Any,
+    attention_mask: Any = None,
+    *,
+    logits: bool = True,
+    logits_from: int = 0,
+    kv_cache: KVCache | None = None,
+) -> Generator[str, None, Forward]:
+    """:func:`forward` in slices: a generator that yields ``"block"`` after each transformer
+    block and returns the :class:`Forward` (``out = yield from forward_steps(...)``), so a
+    caller can pause between blocks (a page answering clicks while it trains)."""
     w_te = params["wte.weight"]
     xp = _namespace(w_te)
     tok = _check_tokens(tokens, config)
@@ -675,7 +703,7 @@ def forward(
         key_valid = kv_cache.key_valid[:, : offset + T]
     bias = host_to_backend(_attention_bias(key_valid, T, offset), w_te, w_te.dtype)
     tok_b, pos_b = host_to_backend(tok, w_te), host_to_backend(positions, w_te)
-    h, caches, ln_f = _trunk(xp, params, config, tok_b, pos_b, bias, kv_cache)
+    h, caches, ln_f = yield from _trunk_steps(xp, params, config, tok_b, pos_b, bias, kv_cache)
     if kv_cache is not None:
         kv_cache.length = offset + T
         kv_cache.next_position = positions[:, -1] + mask[:, -1]
@@ -709,6 +737,19 @@ def _trunk(
     bias: Any,
     kv_cache: KVCache | None,
 ) -> tuple[Any, list[Any], Any]:
+    """:func:`_trunk_steps` run to its end."""
+    return run_steps(_trunk_steps(xp, params, config, tokens, positions, bias, kv_cache))
+
+
+def _trunk_steps(
+    xp: Any,
+    params: dict[str, Any],
+    config: GPTConfig,
+    tokens: Any,
+    positions: Any,
+    bias: Any,
+    kv_cache: KVCache | None,
+) -> Generator[str, None, tuple[Any, list[Any], Any]]:
     """Embeddings, the blocks and the final LayerNorm: (B, T) ids -> h (B, T, d), with
     the blocks' and LN_f's caches. Inputs already on the backend and checked."""
     B, T = tokens.shape
@@ -725,6 +766,7 @@ def _trunk(
         kv = None if kv_cache is None else (kv_cache.k[i], kv_cache.v[i], offset)
         x, c = block(xp, x, w, config.n_head, eps, bias, kv)
         caches.append(c)
+        yield "block"
     h, ln_f = layer_norm(xp, x, params["ln_f.weight"], params["ln_f.bias"], eps)
     return h, caches, ln_f
 
@@ -784,6 +826,20 @@ def backward(
         dwte    = dlogits^T h  (tied head)  +  scatter_add(tokens, dx_0)
         dwpe    = scatter_add(positions, dx_0)
     """
+    return run_steps(backward_steps(params, config, cache, dlogits, dvalues, drewards))
+
+
+def backward_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    cache: Any,
+    dlogits: Any = None,
+    dvalues: Any = None,
+    drewards: Any = None,
+) -> Generator[str, None, dict[str, Any]]:
+    """:func:`backward` in slices: yields ``"head"`` after the output heads and ``"block"``
+    after each transformer block's backward pass, and returns the gradients
+    (``grads = yield from backward_steps(...)``)."""
     if cache["incremental"]:
         raise ValueError("cache comes from a kv_cache forward; backward needs a full forward")
     w_te = params["wte.weight"]
@@ -818,11 +874,13 @@ def backward(
     dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(
         xp, dh, params["ln_f.weight"], cache["ln_f"]
     )
+    yield "head"
     for i in reversed(range(config.n_layer)):
         names = _names(i)
         w = tuple(params[n] for n in names)
         dx, dw = block_backward(xp, dx, w, config.n_head, cache["blocks"][i])
         grads.update(zip(names, dw, strict=True))
+        yield "block"
     dx2 = xp.reshape(dx, (B * T, d))
     demb = _scatter_add_rows(xp, config.vocab_size, xp.reshape(cache["tokens"], (-1,)), dx2)
     grads["wte.weight"] = demb if dwte is None else dwte + demb

@@ -63,9 +63,9 @@ from rlhf_mini.trainers.lm_samples import (
     measure,
     response_log_probs,
     response_log_probs_grad,
-    response_logits,
+    response_logits_steps,
     sample_slices,
-    score,
+    score_steps,
     shown_samples,
 )
 from rlhf_mini.worlds.text import TextWorld, load_text_world
@@ -349,12 +349,14 @@ class LMDPORun:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _logps(self, model: LanguageModel, pairs: TextComparisons) -> tuple[Any, Any, tr.Batch]:
+    def _logps(
+        self, model: LanguageModel, pairs: TextComparisons
+    ) -> Generator[str, None, tuple[Any, Any, tr.Batch]]:
         """Sequence log-probs (2n,) of [chosen; rejected] under ``model``, the forward pass
         and the batch."""
         batch = model.batch(pairs.prompts * 2, pairs.chosen + pairs.rejected)
         P = batch.prompt_length  # logits only where they predict a response token
-        out = response_logits(model, batch)
+        out = yield from response_logits_steps(model, batch)
         lp = response_log_probs(out.logits, batch.tokens, P)  # (2n, R)
         return tr.sequence_log_probs(lp, batch.response_mask[:, P - 1 :]), out, batch
 
@@ -363,7 +365,7 @@ class LMDPORun:
         chosen, rejected = [], []
         for start in range(0, len(pairs), 16):
             part = pairs.subset(range(start, min(start + 16, len(pairs))))
-            seq, _, _ = self._logps(self.reference, part)
+            seq, _, _ = yield from self._logps(self.reference, part)
             seq = to_numpy(seq)
             chosen.append(seq[: len(part)])
             rejected.append(seq[len(part) :])
@@ -378,9 +380,15 @@ class LMDPORun:
     def _loss(self, data: _Pairs) -> tuple[dict[str, float], Any, Any, tr.Batch]:
         """DPO loss, accuracy and implicit rewards on ``data``; also dL/dseq (2n,), the
         forward pass and the batch for a backward pass."""
+        return tr.run_steps(self._loss_steps(data))
+
+    def _loss_steps(
+        self, data: _Pairs
+    ) -> Generator[str, None, tuple[dict[str, float], Any, Any, tr.Batch]]:
+        """:meth:`_loss` in slices, one transformer block each."""
         cfg, b = self.config, self.backend
         n = len(data.pairs)
-        seq, out, batch = self._logps(self.policy, data.pairs)
+        seq, out, batch = yield from self._logps(self.policy, data.pairs)
         args = (
             seq[:n],
             seq[n:],
@@ -409,7 +417,7 @@ class LMDPORun:
         n = len(data.pairs)
         for start in range(0, n, 8):
             part = self._subset(data, range(start, min(start + 8, n)))
-            stats = self._loss(part)[0]
+            stats = (yield from self._loss_steps(part))[0]
             for key, value in stats.items():
                 sums[key] = sums.get(key, 0.0) + value * len(part.pairs)
             yield "forward"
@@ -422,7 +430,7 @@ class LMDPORun:
             more = self.rng.permutation(len(self.train.pairs))
             self._order = np.concatenate([self._order, more])
         rows, self._order = self._order[: cfg.batch_size], self._order[cfg.batch_size :]
-        stats, d_seq, out, batch = self._loss(self._subset(self.train, rows))
+        stats, d_seq, out, batch = yield from self._loss_steps(self._subset(self.train, rows))
         yield "forward"
         if not math.isfinite(stats["loss"]):
             raise FloatingPointError(
@@ -433,7 +441,9 @@ class LMDPORun:
         w = self.policy.params["wte.weight"]
         mask = tr.host_to_backend(batch.response_mask[:, P:].astype(float), w, w.dtype)
         dlogits = response_log_probs_grad(out.logits, batch.tokens, P, d_seq[:, None] * mask)
-        grads = tr.backward(self.policy.params, self.policy.config, out.cache, dlogits)
+        grads = yield from tr.backward_steps(
+            self.policy.params, self.policy.config, out.cache, dlogits
+        )
         grads, _ = clip_grad_norm(grads, cfg.max_grad_norm)
         params = self.optimizer.step(self.policy.params, grads)
         self.policy = LanguageModel(self.policy.config, params, self.policy.tokenizer)
@@ -476,9 +486,10 @@ class LMDPORun:
         P = batch.prompt_length
         logp = {}
         for name, model in (("policy", self.policy), ("reference", self.reference)):
-            logp[name] = response_log_probs(response_logits(model, batch).logits, batch.tokens, P)
+            out = yield from response_logits_steps(model, batch)
+            logp[name] = response_log_probs(out.logits, batch.tokens, P)
             yield "forward"
-        scores = score(self.reward_model, batch)
+        scores = yield from score_steps(self.reward_model, batch)
         yield "score"
         measured = measure(
             self.policy,

@@ -75,9 +75,9 @@ from rlhf_mini.trainers.lm_samples import (
     response_log_probs,
     response_log_probs_grad,
     response_log_softmax,
-    response_logits,
+    response_logits_steps,
     sample_slices,
-    score,
+    score_steps,
     shown_samples,
 )
 from rlhf_mini.worlds.text import TextWorld, load_text_world
@@ -405,17 +405,17 @@ class LMPPORun:
         n_tokens = float(mask_np.sum())
 
         # pi_old: logits and values on the whole batch (its cache is reused by the update)
-        out = response_logits(self.policy, batch)  # logits (B, R + 1, V), values (B, T)
+        out = yield from response_logits_steps(self.policy, batch)  # logits (B, R+1, V)
         lsm = response_log_softmax(out.logits)  # (B, R, V), computed once
         logp_old = response_log_probs(out.logits, batch.tokens, P, log_probs=lsm)  # (B, R)
         values = out.values[:, P - 1 : -1] * mask  # V(s_t) before each response token
         entropy = tr.entropy(out.logits[:, :-1], log_probs=lsm)
         entropy = float(xp.sum(entropy * mask)) / n_tokens
         yield "forward"
-        ref = response_logits(self.reference, batch)
+        ref = yield from response_logits_steps(self.reference, batch)
         logp_ref = response_log_probs(ref.logits, batch.tokens, P)
         yield "forward"
-        scores = score(self.reward_model, batch)  # (B,) the score at the last token
+        scores = yield from score_steps(self.reward_model, batch)  # (B,) at the last token
         yield "score"
 
         _, advantages, returns = token_advantages(
@@ -479,7 +479,7 @@ class LMPPORun:
             out = rollout.forward
         else:
             take = tr.host_to_backend(rows.astype(np.intp), model.params["wte.weight"])
-            out = tr.forward(
+            out = yield from tr.forward_steps(
                 model.params,
                 model.config,
                 batch.tokens[rows],
@@ -518,7 +518,9 @@ class LMPPORun:
         dv = cfg.vf_coef * err / n  # (b, R)
         zeros = xp.zeros_like(out.values[:, : P - 1])
         dvalues = xp.concat([zeros, dv, xp.zeros_like(out.values[:, -1:])], axis=1)
-        grads = tr.backward(model.params, model.config, out.cache, dlogits, dvalues=dvalues)
+        grads = yield from tr.backward_steps(
+            model.params, model.config, out.cache, dlogits, dvalues=dvalues
+        )
         if not math.isfinite(loss + v_loss):
             raise FloatingPointError(
                 f"the PPO loss became {loss + v_loss} at iteration {self.iteration}"

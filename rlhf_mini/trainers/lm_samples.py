@@ -39,8 +39,10 @@ __all__ = [
     "response_log_probs_grad",
     "response_log_softmax",
     "response_logits",
+    "response_logits_steps",
     "sample_slices",
     "score",
+    "score_steps",
     "shown_samples",
 ]
 
@@ -90,9 +92,19 @@ def response_logits(model: LanguageModel, batch: tr.Batch) -> tr.Forward:
     position predicts past the end); the prompt's positions are never scored. Pass it to
     the functions below, and its ``.logits`` gradient to
     :func:`rlhf_mini.models.transformer.backward`."""
+    return tr.run_steps(response_logits_steps(model, batch))
+
+
+def response_logits_steps(
+    model: LanguageModel, batch: tr.Batch
+) -> Generator[str, None, tr.Forward]:
+    """:func:`response_logits` in slices, one transformer block each
+    (:func:`rlhf_mini.models.transformer.forward_steps`)."""
     P = batch.prompt_length
-    return tr.forward(
-        model.params, model.config, batch.tokens, batch.attention_mask, logits_from=P - 1
+    return (
+        yield from tr.forward_steps(
+            model.params, model.config, batch.tokens, batch.attention_mask, logits_from=P - 1
+        )
     )
 
 
@@ -129,7 +141,12 @@ def response_log_probs_grad(
 
 def score(reward_model: LanguageModel, batch: tr.Batch) -> Any:
     """The reward head's value at each row's last real token, shape (B,) on the backend."""
-    out = tr.forward(
+    return tr.run_steps(score_steps(reward_model, batch))
+
+
+def score_steps(reward_model: LanguageModel, batch: tr.Batch) -> Generator[str, None, Any]:
+    """:func:`score` in slices, one transformer block each."""
+    out = yield from tr.forward_steps(
         reward_model.params, reward_model.config, batch.tokens, batch.attention_mask, logits=False
     )
     return out.rewards[np.arange(batch.tokens.shape[0]), batch.last_index]
@@ -203,7 +220,7 @@ def shown_samples(
         temperature=temperature,
         max_new_tokens=max_new_tokens,
     )
-    scores = to_numpy(score(reward_model, batch))
+    scores = to_numpy((yield from score_steps(reward_model, batch)))
     out = []
     for i, (x, prompt, tokens) in enumerate(zip(ids, prompts, batch.responses(), strict=True)):
         text = policy.tokenizer.decode(tokens)
