@@ -4,9 +4,9 @@ UI only. A run is :class:`rlhf_mini.LMPPORun` (PPO against a shipped reward mode
 or verbosity-loving) or :class:`rlhf_mini.LMDPORun` (DPO on that reward model's own
 comparisons, the first 256 of its training pairs, from the shipped alignment record), both
 starting from the shipped SFT model. A run advances by ``slices()``: each slice is one
-sampled token, one forward or backward pass, one scoring pass (at most a few tens of
+sampled token, one transformer block's forward or backward pass (at most a few tens of
 milliseconds in Pyodide). The widget runs slices for about ``FRAME_BUDGET`` per animation
-frame and then lets the page paint and answer clicks, so Stop is answered within one slice;
+frame and then lets the page paint and answer clicks, so Stop is answered within a frame;
 Resume continues the same run, Train starts a new one (the old one is dropped).
 
 On arrival the widget shows a run computed when the site was built (the shipped record,
@@ -49,8 +49,11 @@ RM_LABELS = {
 STEPS = {"ppo": 300, "dpo": 200}
 #: The arrival run: the record's PPO run against the verbosity-loving reward model.
 DEFAULTS = {"method": "ppo", "beta": 0.01, "reward_model": "verbose"}
-#: Seconds of work per animation frame before the page may paint and answer clicks.
-FRAME_BUDGET = 0.012
+#: Seconds of work per animation frame before the page may paint and answer clicks. A slice
+#: (one transformer block's forward or backward pass, one sampled token) takes at most about
+#: 40 ms in Pyodide on a busy 2-core machine, so a click waits at most about 70 ms; longer
+#: frames would train faster but answer later, shorter ones spend more time painting.
+FRAME_BUDGET = 0.030
 #: Points of the trailing mean the charts draw (a rollout of 16 responses is noisy).
 WINDOW = 10
 #: The history entries the charts and the table show.
@@ -163,7 +166,9 @@ def _build(w: Widget, status: Any) -> None:
     from rlhf_widgets._chart import Chart, Series
     from rlhf_widgets._dom import h, readouts, scroll_box
 
+    js.rlhfRuntime.mark("lm-align weights in")
     record = load_alignment_record()
+    js.rlhfRuntime.mark("lm-align record read")
     arrival = record["ppo"][DEFAULTS["reward_model"]][f"{DEFAULTS['beta']:g}"]
 
     def select(action: str, label: str, options: Any, value: Any) -> Any:
@@ -455,6 +460,7 @@ def _build(w: Widget, status: Any) -> None:
     show_history(arrival["history"], arrival["config"]["steps"], dpo=False)
     show_samples(arrival["samples"][-1])
     show_table()
+    js.rlhfRuntime.mark("lm-align arrival drawn")
     set_state(
         "arrival",
         "Shown: a run computed when this site was built (PPO, beta = 0.01, the reward model of "
