@@ -6,6 +6,7 @@
     rlhf-mini lm-ppo             PPO against a shipped reward model, one run per beta
     rlhf-mini lm-dpo             DPO on a shipped reward model's own comparisons
     rlhf-mini lm-alignment       the record of runs the lesson shows (write it with --out)
+    rlhf-mini lm-export          the model as a transformers GPT-2 checkpoint (bridge extra)
 
 :func:`register` adds them to the ``rlhf-mini`` parser; each handler returns, like the
 other commands, (JSON-ready result, table text, plot function). Only parsing, calls into the
@@ -36,6 +37,7 @@ from rlhf_mini.core.config import TrainerConfig
 __all__ = [
     "cmd_lm_alignment",
     "cmd_lm_dpo",
+    "cmd_lm_export",
     "cmd_lm_ppo",
     "cmd_lm_pretrain",
     "cmd_lm_reward_model",
@@ -113,6 +115,11 @@ def register(subparsers: Any) -> None:
         help="write the record here (the shipped one is rlhf_mini/experiments/data/lm_alignment.json)",
     )
     p.set_defaults(run=cmd_lm_alignment)
+
+    p = command("lm-export", "Write the base or SFT model as a transformers GPT-2 checkpoint.")
+    p.add_argument("out", metavar="OUT_DIR", help="the checkpoint folder (created)")
+    p.add_argument("--stage", choices=("base", "sft"), default="sft")
+    p.set_defaults(run=cmd_lm_export)
 
 
 # ---------------------------------------------------------------------------------------
@@ -497,3 +504,26 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
         ]
     )
     return {"same_as_shipped": same, **record}, text, _plot_runs(runs)
+
+
+def cmd_lm_export(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """The shipped model as a ``transformers`` GPT-2 checkpoint with its tokenizer."""
+    from rlhf_mini.bridge.hf_export import export_gpt2
+    from rlhf_mini.models.language_model import load_language_model
+
+    try:
+        folder = export_gpt2(load_language_model(args.stage), args.out)
+    except ImportError as err:
+        raise ImportError(
+            f"lm-export needs transformers: pip install 'rlhf-mini[bridge]' ({err})"
+        ) from err
+    files = sorted(p.name for p in folder.iterdir())
+    text = (
+        f"wrote the {args.stage} model as a transformers GPT-2 checkpoint to {folder}: "
+        f"{', '.join(files)}\ntrain it with TRL: rlhf-mini export-trl OUT_DIR --model-dir {folder}"
+    )
+
+    def plot(path: str) -> None:
+        raise UsageError("lm-export draws no figure (--plot)")
+
+    return {"stage": args.stage, "folder": str(folder), "files": files}, text, plot
