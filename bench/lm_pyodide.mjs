@@ -3,8 +3,8 @@
 //   node bench/lm_pyodide.mjs [--repeat N] [-- SCRIPT ARGS...]
 //
 // Loads npm pyodide@0.27.7 from node_modules, the numpy 2.0.2 Pyodide wheel and the pure
-// array-api-compat wheel that the site build caches under build/runtime/ (run `make build`
-// once, or `python bench/lm_pyodide.py`, which fetches them the same way), mounts this
+// array-api-compat wheel that the runtime build step caches under build/runtime-cache/ (run
+// `make runtime` once, or `python bench/lm_pyodide.py`, which runs it), mounts this
 // checkout read-only-in-spirit at /repo and runs bench/lm_speed.py there with --json.
 // Prints the script's JSON rows (one per size and dtype) on stdout.
 import fs from "node:fs";
@@ -13,14 +13,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pyodideDir = path.join(root, "node_modules", "pyodide");
-const cache = path.join(root, "build", "runtime");
+const cache = path.join(root, "build", "runtime-cache");
 
 function findWheel(dir, prefix) {
   const hits = fs.existsSync(dir)
     ? fs.readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith(".whl"))
     : [];
   if (!hits.length) {
-    throw new Error(`no ${prefix}*.whl in ${dir}: run \`python bench/lm_pyodide.py\` once`);
+    throw new Error(`no ${prefix}*.whl in ${dir}: run \`make runtime\` once`);
   }
   return path.join(dir, hits.sort()[0]);
 }

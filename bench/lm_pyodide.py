@@ -1,8 +1,7 @@
 """The tiny transformer in Pyodide (the reader's browser runtime), next to CPython.
 
-Fetches the pinned wheels the site build uses (numpy 2.0.2 for Pyodide, checked against
-npm pyodide's lock; array-api-compat) into ``build/runtime/`` the way ``docs/hooks/runtime.py``
-does, runs ``bench/lm_speed.py`` in Pyodide 0.27.7 under Node (``bench/lm_pyodide.mjs``; Node
+Has the runtime build step (``python -m tools.runtime``) fetch the pinned wheels the site uses
+(numpy 2.0.2 for Pyodide, checked against npm pyodide's lock; array-api-compat), runs ``bench/lm_speed.py`` in Pyodide 0.27.7 under Node (``bench/lm_pyodide.mjs``; Node
 runs the same V8 WebAssembly engine as Chromium) and in this CPython, and prints both,
 CPU time per call, best of ``--repeat``:
 
@@ -12,13 +11,14 @@ CPU time per call, best of ``--repeat``:
   two epochs of forward + backward + AdamW), for the next step's <= 300 ms target.
 
     python bench/lm_pyodide.py [--repeat 5]
+    python bench/lm_pyodide.py --align [--iters 10] [--long]   # PPO and DPO on the model
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,19 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def ensure_wheels() -> None:
-    """numpy's Pyodide wheel and array-api-compat in build/runtime/, as the site build has them."""
-    spec = importlib.util.spec_from_file_location("runtime", ROOT / "docs" / "hooks" / "runtime.py")
-    runtime = importlib.util.module_from_spec(spec)
-    sys.modules["runtime"] = runtime  # dataclasses look their module up there
-    spec.loader.exec_module(runtime)
-    runtime.numpy_wheel()
-    for requirement in runtime.PURE_WHEELS:
-        runtime._pip_download(requirement, runtime.CACHE / "pip")
+    """numpy's Pyodide wheel and array-api-compat in build/runtime-cache/: the runtime build
+    step (``python -m tools.runtime``, quick when nothing changed) puts them there."""
+    subprocess.run([sys.executable, "-m", "tools.runtime"], cwd=ROOT, check=True)
 
 
-def pyodide_rows(repeat: int) -> list[dict]:
+def pyodide_rows(repeat: int, script: list[str] | None = None) -> list[dict]:
+    args = ["--repeat", str(repeat)] if script is None else ["--", *script]
     done = subprocess.run(
-        ["node", str(ROOT / "bench" / "lm_pyodide.mjs"), "--repeat", str(repeat)],
+        ["node", str(ROOT / "bench" / "lm_pyodide.mjs"), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -50,11 +46,51 @@ def pyodide_rows(repeat: int) -> list[dict]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def align(iters: int, long: bool) -> None:
+    """bench/lm_align_speed.py in Pyodide and in this CPython, side by side."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    script = ["bench/lm_align_speed.py", "--iters", str(iters), *(["--long"] if long else [])]
+    wasm = pyodide_rows(0, script)
+    native = json.loads(
+        subprocess.run(
+            [sys.executable, *script, "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    print(
+        f"\nAligning the language model (Pyodide 0.27.7 under Node | CPython), {iters} iterations"
+    )
+    for key in ("import_ms", "import_lm_ms", "ppo_slice_max_ms", "dpo_step_ms", "dpo_slice_max_ms"):
+        print(f"{key:<22} {wasm[key]:9.1f} | {native[key]:8.1f}")
+    for key in ("median_wall", "best_wall", "median_cpu"):
+        print(
+            f"ppo_iter_ms {key:<10} {wasm['ppo_iter_ms'][key]:9.1f} | {native['ppo_iter_ms'][key]:8.1f}"
+        )
+    if long:
+        print(f"{'ppo_50_s':<22} {wasm['ppo_50_s']:9.2f} | {native['ppo_50_s']:8.2f}")
+    print(
+        "LM modules imported by `import rlhf_mini`:",
+        wasm["lm_modules_imported_by_import_rlhf_mini"],
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--align", action="store_true", help="time PPO and DPO on the model instead")
+    ap.add_argument("--iters", type=int, default=10, help="with --align: iterations timed")
+    ap.add_argument("--long", action="store_true", help="with --align: also 50 iterations")
     args = ap.parse_args()
     ensure_wheels()
+    if args.align:
+        align(args.iters, args.long)
+        return
     sys.path.insert(0, str(ROOT / "bench"))
     import lm_speed
 

@@ -14,7 +14,11 @@ Times, on CPython with numpy, after one warm-up run each:
   loss on 16 sequences x 32 tokens with the hand-written backward on numpy, and the same
   step with torch CPU autograd through the same model code (one thread, as the suite runs
   torch), with their ratio (goal: numpy no slower than torch); and sampling 32 tokens for
-  16 prompts with the KV cache. Pyodide's numbers: ``node bench/lm_pyodide.mjs``.
+  16 prompts with the KV cache. Pyodide's numbers: ``node bench/lm_pyodide.mjs``;
+- one PPO iteration on the language model (:class:`rlhf_mini.LMPPORun`: 16 sampled
+  responses, scoring, 2 epochs), float32 and float64, target < 60 ms (set
+  ``OPENBLAS_NUM_THREADS=1``: two BLAS threads tripled the CPU time on a 2-core machine).
+  In Pyodide: ``python bench/lm_pyodide.py --align``.
 
 Prints the best and median wall time and the best CPU time (process time, which other
 programs on a busy machine do not inflate) of ``--repeat`` runs, and whether the best wall
@@ -172,8 +176,26 @@ def transformer_cases() -> tuple[list, Callable[[], str]]:
         ("tiny GPT fwd+bwd 16x32, numpy", timed("numpy", numpy_step), 0.05),
         ("tiny GPT fwd+bwd 16x32, torch autograd", timed("torch", torch_step), 0.05),
         ("tiny GPT sample 16 x 32 tokens, KV cache", sampling, 0.1),
+        *ppo_iteration_cases(),
     ]
     return cases, ratio
+
+
+def ppo_iteration_cases() -> list:
+    """One PPO iteration on the language model (``LMPPORun.step()``: 16 sampled responses,
+    scoring, 2 epochs), in float32 (the default) and float64: target 60 ms. Each call is the
+    next iteration of one run (against the verbosity-loving reward model, beta 0.01)."""
+    from rlhf_mini import LMPPORun, load_language_model
+
+    cases = []
+    for dtype in ("float32", "float64"):
+        sft = load_language_model("sft", dtype=dtype)
+        rm = load_language_model("reward_verbose", dtype=dtype)
+        run = LMPPORun(
+            beta=0.01, steps=10**6, dtype=dtype, policy=sft, reference=sft, reward_model=rm
+        )
+        cases.append((f"LM PPO iteration (16 responses, {dtype})", run.step, 0.06))
+    return cases
 
 
 if __name__ == "__main__":

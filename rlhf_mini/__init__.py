@@ -20,6 +20,9 @@ The package's folders are its layers (``docs/architecture.md`` draws them):
     cli/          ``python -m rlhf_mini``
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rlhf_mini.core.optim import AdamW, clip_grad_norm
 from rlhf_mini.experiments.dpo_vs_ppo import DPOvsPPO, DPOvsPPOResult, compare_dpo_ppo
 from rlhf_mini.experiments.method_comparison import MethodComparison, compare_methods
@@ -68,7 +71,6 @@ from rlhf_mini.losses.ppo_clip import ppo_clip_loss, ppo_clip_loss_grad
 from rlhf_mini.losses.reward_model import mlp_reward_model_loss, reward_model_loss
 from rlhf_mini.losses.simpo import simpo_loss, simpo_loss_grad
 from rlhf_mini.models.bradley_terry import fit_bradley_terry
-from rlhf_mini.models.language_model import LanguageModel, load_language_model
 from rlhf_mini.models.reward_model import (
     MLPRewardModel,
     RewardModel,
@@ -81,7 +83,6 @@ from rlhf_mini.models.softmax_policy import (
     forward_kl_optimal_policy,
     optimal_kl_policy,
 )
-from rlhf_mini.models.transformer import GPTConfig
 from rlhf_mini.trainers.dpo import (
     PREFERENCE_LOSS_TYPES,
     DPOConfig,
@@ -97,14 +98,6 @@ from rlhf_mini.trainers.grpo import (
     train_grpo,
     train_rloo,
 )
-from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig, LMPretrainResult, train_language_model
-from rlhf_mini.trainers.lm_reward_model import (
-    LMRewardConfig,
-    LMRewardResult,
-    TextComparisons,
-    sample_text_comparisons,
-    train_lm_reward_model,
-)
 from rlhf_mini.trainers.ppo import PPOConfig, PPOResult, train_ppo
 from rlhf_mini.trainers.reward_model import (
     RewardModelConfig,
@@ -116,18 +109,93 @@ from rlhf_mini.trainers.reward_model import (
 from rlhf_mini.trainers.sft import SFTConfig, sft_policy, supervised_finetune
 from rlhf_mini.trainers.token_ppo import TokenPPOConfig, TokenPPOResult, train_token_ppo
 from rlhf_mini.worlds.bandit import Comparisons, World, load_world, simulate_comparisons
-from rlhf_mini.worlds.text import (
-    TextWorld,
-    behaviour_of,
-    gold_features,
-    gold_utility,
-    load_text_world,
-    pretraining_corpus,
-    sft_demonstrations,
-    simulate_text_labels,
-)
-from rlhf_mini.worlds.tokenizer import Tokenizer
 from rlhf_mini.worlds.verifiable import VerifiableWorld, load_verifiable_world, verify_answer
+
+if TYPE_CHECKING:  # the lazy names below, for type checkers and editors
+    from rlhf_mini.experiments.lm_alignment import (
+        kl_weight_comparison,
+        load_alignment_record,
+        reward_hacking_run,
+    )
+    from rlhf_mini.models.language_model import LanguageModel, load_language_model
+    from rlhf_mini.models.transformer import GPTConfig
+    from rlhf_mini.trainers.lm_dpo import LMDPOConfig, LMDPOResult, LMDPORun, train_lm_dpo
+    from rlhf_mini.trainers.lm_ppo import LMPPOConfig, LMPPOResult, LMPPORun, train_lm_ppo
+    from rlhf_mini.trainers.lm_pretrain import (
+        LMPretrainConfig,
+        LMPretrainResult,
+        train_language_model,
+    )
+    from rlhf_mini.trainers.lm_reward_model import (
+        LMRewardConfig,
+        LMRewardResult,
+        TextComparisons,
+        sample_text_comparisons,
+        train_lm_reward_model,
+    )
+    from rlhf_mini.worlds.text import (
+        TextWorld,
+        behaviour_of,
+        gold_features,
+        gold_utility,
+        load_text_world,
+        pretraining_corpus,
+        sft_demonstrations,
+        simulate_text_labels,
+    )
+    from rlhf_mini.worlds.tokenizer import Tokenizer
+
+#: The language model's names (the transformer, its text world and tokenizer, its trainers
+#: and experiments), imported on first use (PEP 562): they are half of the package, and a
+#: page of the course that runs Python but not the language model never needs them
+#: (bench/lm_align_speed.py measures what they cost: ``import_lm_ms``).
+_LAZY = {
+    "kl_weight_comparison": "rlhf_mini.experiments.lm_alignment",
+    "load_alignment_record": "rlhf_mini.experiments.lm_alignment",
+    "reward_hacking_run": "rlhf_mini.experiments.lm_alignment",
+    "LanguageModel": "rlhf_mini.models.language_model",
+    "load_language_model": "rlhf_mini.models.language_model",
+    "GPTConfig": "rlhf_mini.models.transformer",
+    "LMDPOConfig": "rlhf_mini.trainers.lm_dpo",
+    "LMDPOResult": "rlhf_mini.trainers.lm_dpo",
+    "LMDPORun": "rlhf_mini.trainers.lm_dpo",
+    "train_lm_dpo": "rlhf_mini.trainers.lm_dpo",
+    "LMPPOConfig": "rlhf_mini.trainers.lm_ppo",
+    "LMPPOResult": "rlhf_mini.trainers.lm_ppo",
+    "LMPPORun": "rlhf_mini.trainers.lm_ppo",
+    "train_lm_ppo": "rlhf_mini.trainers.lm_ppo",
+    "LMPretrainConfig": "rlhf_mini.trainers.lm_pretrain",
+    "LMPretrainResult": "rlhf_mini.trainers.lm_pretrain",
+    "train_language_model": "rlhf_mini.trainers.lm_pretrain",
+    "LMRewardConfig": "rlhf_mini.trainers.lm_reward_model",
+    "LMRewardResult": "rlhf_mini.trainers.lm_reward_model",
+    "TextComparisons": "rlhf_mini.trainers.lm_reward_model",
+    "sample_text_comparisons": "rlhf_mini.trainers.lm_reward_model",
+    "train_lm_reward_model": "rlhf_mini.trainers.lm_reward_model",
+    "TextWorld": "rlhf_mini.worlds.text",
+    "behaviour_of": "rlhf_mini.worlds.text",
+    "gold_features": "rlhf_mini.worlds.text",
+    "gold_utility": "rlhf_mini.worlds.text",
+    "load_text_world": "rlhf_mini.worlds.text",
+    "pretraining_corpus": "rlhf_mini.worlds.text",
+    "sft_demonstrations": "rlhf_mini.worlds.text",
+    "simulate_text_labels": "rlhf_mini.worlds.text",
+    "Tokenizer": "rlhf_mini.worlds.tokenizer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rlhf_mini' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup finds it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -148,6 +216,12 @@ __all__ = [
     "GPTConfig",
     "GRPOConfig",
     "GRPOResult",
+    "LMDPOConfig",
+    "LMDPOResult",
+    "LMDPORun",
+    "LMPPOConfig",
+    "LMPPOResult",
+    "LMPPORun",
     "LMPretrainConfig",
     "LMPretrainResult",
     "LMRewardConfig",
@@ -206,8 +280,10 @@ __all__ = [
     "kl_k2",
     "kl_k3",
     "kl_penalized_rewards",
+    "kl_weight_comparison",
     "kto_loss",
     "kto_loss_grad",
+    "load_alignment_record",
     "load_language_model",
     "load_text_world",
     "load_verifiable_world",
@@ -224,6 +300,7 @@ __all__ = [
     "pretraining_corpus",
     "proxy_reward_model",
     "revise",
+    "reward_hacking_run",
     "reward_model_loss",
     "reward_model_training",
     "rloo_advantages",
@@ -240,6 +317,8 @@ __all__ = [
     "train_dpo",
     "train_grpo",
     "train_language_model",
+    "train_lm_dpo",
+    "train_lm_ppo",
     "train_lm_reward_model",
     "train_ppo",
     "train_reward_model",

@@ -15,6 +15,8 @@ CONFIGS = [
     rm.PPOConfig,
     rm.TokenPPOConfig,
     rm.DPOConfig,
+    rm.LMPPOConfig,
+    rm.LMDPOConfig,
     rm.GRPOConfig,
     rm.RLOOConfig,
 ]
@@ -28,6 +30,12 @@ def comparisons():
 def _runs(comparisons):
     """(name, run with non-default settings, how to re-run it from a config dict)."""
     world = rm.load_world()
+    text_pairs = rm.TextComparisons(
+        ["capital-australia"] * 2,
+        ["Tell me the capital of Australia."] * 2,
+        ["It's Canberra.", "Canberra."],
+        ["Sydney.", "Definitely Sydney."],
+    )
     base = rm.base_policy(world)
     return [
         (
@@ -54,6 +62,20 @@ def _runs(comparisons):
             "dpo",
             rm.train_dpo(comparisons, beta=0.3, steps=20, loss_type="ipo", seed=5),
             lambda cfg: rm.train_dpo(comparisons, **cfg),
+        ),
+        (
+            "lm_ppo",
+            rm.train_lm_ppo(
+                steps=2, beta=0.02, batch_size=3, max_new_tokens=8, reward_model="verbose", seed=6
+            ),
+            lambda cfg: rm.train_lm_ppo(**cfg),
+        ),
+        (
+            "lm_dpo",
+            rm.train_lm_dpo(
+                text_pairs, steps=2, batch_size=2, eval_every=1, eval_size=2, max_new_tokens=8
+            ),
+            lambda cfg: rm.train_lm_dpo(text_pairs, **cfg),
         ),
         (
             "dpo",
@@ -91,6 +113,8 @@ def _config_of(name):
         "ppo": rm.PPOConfig(),
         "token_ppo": rm.TokenPPOConfig(),
         "dpo": rm.DPOConfig(),
+        "lm_ppo": rm.LMPPOConfig(),
+        "lm_dpo": rm.LMDPOConfig(),
         "grpo": rm.GRPOConfig(),
         "rloo": rm.RLOOConfig(),
     }[name]
@@ -120,6 +144,8 @@ def test_every_field_has_a_doc_line_and_a_default(cls):
         (["ppo"], rm.PPOConfig),
         (["ppo"], rm.TokenPPOConfig),
         (["dpo"], rm.DPOConfig),
+        (["lm-ppo"], rm.LMPPOConfig),
+        (["lm-dpo"], rm.LMDPOConfig),
         (["grpo"], rm.GRPOConfig),
         (["rloo"], rm.RLOOConfig),
     ],
@@ -142,8 +168,12 @@ def test_the_command_line_offers_every_setting_with_the_configs_default(command,
         assert shown in flags[f.name].help, (f.name, flags[f.name].help)
     choices = flags.get("loss_type")
     if choices is not None:
-        assert tuple(choices.choices) == rm.PREFERENCE_LOSS_TYPES  # read from the library
-        assert set(rm.DPO_LOSS_TYPES) | {"kto", "simpo", "orpo"} == set(choices.choices)
+        # read from the library: the language model's DPO offers the dpo_loss family
+        if cls is rm.LMDPOConfig:
+            assert tuple(choices.choices) == rm.DPO_LOSS_TYPES
+        else:
+            assert tuple(choices.choices) == rm.PREFERENCE_LOSS_TYPES
+            assert set(rm.DPO_LOSS_TYPES) | {"kto", "simpo", "orpo"} == set(choices.choices)
 
 
 def test_one_kind_of_error_for_one_kind_of_mistake():

@@ -126,6 +126,7 @@ LESSON_WIDGETS = {
     "06-dpo.md": "dpo-trainer",
     "07-playground.md": "playground",
     "09-beyond-ppo.md": "method-frontier",
+    "10-language-model.md": "lm-align",
 }
 LESSON_QUIZZES = {
     "01-why-rlhf.md": "next-token",
@@ -137,6 +138,7 @@ LESSON_QUIZZES = {
     "07-playground.md": "reward-hacking",
     "08-takeaways.md": "reference-model",
     "09-beyond-ppo.md": "group-baseline",
+    "10-language-model.md": "lm-hacking",
 }
 LESSON_FILES = [
     "01-why-rlhf.md",
@@ -148,6 +150,7 @@ LESSON_FILES = [
     "07-playground.md",
     "08-takeaways.md",
     "09-beyond-ppo.md",
+    "10-language-model.md",
 ]
 
 

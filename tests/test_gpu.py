@@ -115,3 +115,23 @@ def test_autograd_on_cuda_matches_explicit_gradients_at_scale():
     assert g_c.device.type == "cuda"
     torch.testing.assert_close(g_c, pc_t.grad, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(g_r, pr_t.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_language_model_ppo_and_dpo_run_on_cuda_as_on_numpy():
+    """LMPPORun and LMDPORun on CUDA (float64): the same histories as numpy's."""
+    options = {"batch_size": 4, "max_new_tokens": 8, "dtype": "float64", "seed": 3}
+    a = rm.train_lm_ppo(steps=2, **options)
+    b = rm.train_lm_ppo(steps=2, backend="torch", device="cuda", **options)
+    for key in a.history:
+        np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-6, atol=1e-8)
+    pairs = rm.TextComparisons(
+        ["capital-australia"] * 4,
+        ["Tell me the capital of Australia."] * 4,
+        ["It's Canberra.", "Canberra.", "Canberra, of course.", "It's Canberra."],
+        ["Sydney.", "Definitely Sydney.", "Sydney.", "Melbourne."],
+    )
+    dpo = {"steps": 2, "batch_size": 2, "eval_every": 2, "eval_size": 2, "max_new_tokens": 8}
+    c = rm.train_lm_dpo(pairs, dtype="float64", **dpo)
+    d = rm.train_lm_dpo(pairs, dtype="float64", backend="torch", device="cuda", **dpo)
+    for key in c.history:
+        np.testing.assert_allclose(c.history[key], d.history[key], rtol=1e-6, atol=1e-8)

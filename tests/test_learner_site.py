@@ -81,7 +81,7 @@ def test_pages_carry_the_learners_scripts_and_the_course_outline(site):
     home = (site / "index.html").read_text()
     outline = json.loads(re.search(r'id="rlhf-course">(.*?)</script>', home).group(1))
     assert [lesson["url"] for lesson in outline["lessons"]] == [
-        f"lessons/{p.stem}/" for p in sorted((ROOT / "docs/lessons").glob("0*.md"))
+        f"lessons/{p.stem}/" for p in sorted((ROOT / "docs/lessons").glob("[0-9][0-9]-*.md"))
     ]
     assert sum(len(lesson["exercises"]) for lesson in outline["lessons"]) == len(EXERCISES)
     for lesson in outline["lessons"]:

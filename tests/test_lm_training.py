@@ -206,8 +206,12 @@ def evaluation():
 def test_sft_writes_the_best_behaviour_more_often_also_on_held_out_prompts(evaluation):
     base, sft = evaluation["base"], evaluation["sft"]
     assert base["good_rate_demo"] < 0.3 and sft["good_rate_demo"] > 0.7
-    assert sft["good_rate_heldout"] > base["good_rate_heldout"] + 0.05  # SFT generalises, partly
-    assert sft["good_rate_heldout"] < sft["good_rate_demo"] - 0.3  # ... but only partly
+    assert sft["good_rate_heldout"] > base["good_rate_heldout"]  # SFT generalises, a little
+    assert sft["good_rate_heldout"] < sft["good_rate_demo"] - 0.3  # ... but only a little:
+    # on prompts it never saw answered it copies the form of the demonstrated answers, and
+    # stitches them from other prompts' sentences (word pairs no template of the prompt writes)
+    assert sft["incoherence_heldout"] > 2 * base["incoherence_heldout"]
+    assert sft["incoherence_demo"] < 0.1  # where it was taught, it writes like the templates
 
 
 def test_base_samples_are_mostly_well_formed_and_varied():

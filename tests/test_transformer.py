@@ -148,6 +148,38 @@ def test_gradients_match_finite_differences(seed):
             assert grads[name][idx] == pytest.approx(fd, rel=1e-5, abs=1e-7), (name, idx)
 
 
+def test_logits_from_a_position_give_the_same_logits_and_gradients():
+    """forward(logits_from=k) computes the logits of positions k.. only; backward with their
+    gradient equals the full backward with zero gradient on positions before k."""
+    cfg = tr.GPTConfig(vocab_size=11, n_positions=16, n_embd=8, n_layer=2, n_head=2)
+    params = random_params(cfg, 4)
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 11, size=(3, 7))
+    mask = left_padded_mask(3, 7, rng)
+    full = tr.forward(params, cfg, tokens, mask)
+    part = tr.forward(params, cfg, tokens, mask, logits_from=3)
+    np.testing.assert_allclose(part.logits, full.logits[:, 3:], rtol=1e-12)
+    dlogits = rng.normal(size=(3, 4, 11))
+    dvalues = rng.normal(size=(3, 7))
+    padded = np.concatenate([np.zeros((3, 3, 11)), dlogits], axis=1)
+    g_full = tr.backward(params, cfg, full.cache, padded, dvalues=dvalues)
+    g_part = tr.backward(params, cfg, part.cache, dlogits, dvalues=dvalues)
+    for name in params:
+        np.testing.assert_allclose(g_part[name], g_full[name], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="dlogits must have shape"):
+        tr.backward(params, cfg, part.cache, padded)
+    with pytest.raises(ValueError, match="logits_from"):
+        tr.forward(params, cfg, tokens, logits_from=7)
+
+
+def test_the_browsers_tanh_is_tanh(monkeypatch):
+    """In Pyodide GELU's tanh is computed from exp (faster there): the same function."""
+    z = np.concatenate([np.linspace(-30, 30, 2001), [0.0, 1e-9, -1e-9]])
+    monkeypatch.setattr(tr, "_EINSUM_MATMUL", True)
+    for dtype, tol in ((np.float64, 1e-15), (np.float32, 2e-7)):
+        np.testing.assert_allclose(tr._tanh(np, z.astype(dtype)), np.tanh(z), atol=tol, rtol=0)
+
+
 def test_heads_without_gradients_get_zero_and_unknown_heads_are_refused():
     cfg = tr.GPTConfig(vocab_size=5, n_positions=4, n_embd=4, n_layer=1, n_head=1)
     p = random_params(cfg, 0, heads=("value",))

@@ -338,3 +338,71 @@ def test_method_frontier_with_verbose_labellers_names_who_overoptimised():
     assert method_frontier.run("faithful", seed=1).to_dict() != method_frontier.run().to_dict()
     with pytest.raises(ValueError, match="labellers"):
         method_frontier.run("lenient")
+
+
+# --------------------------------------------------------------------------------------
+# lm-align: the language model aligned in the page
+
+
+def test_lm_align_arrives_with_the_records_weak_leash_run():
+    from rlhf_widgets import lm_align
+
+    record = lm_align.load_alignment_record()
+    d = lm_align.DEFAULTS
+    arrival = record["ppo"][d["reward_model"]][f"{d['beta']:g}"]
+    assert arrival["config"]["steps"] == lm_align.STEPS["ppo"]
+    rows = lm_align.runs_table(record)
+    assert [(r["method"], r["reward_model"]) for r in rows] == [
+        ("ppo", "verbose"),
+        ("ppo", "verbose"),
+        ("ppo", "faithful"),
+        ("ppo", "faithful"),
+        ("dpo", "verbose"),
+        ("dpo", "faithful"),
+    ]
+    first = rows[0]
+    assert first["beta"] == 0.01 and first["kl"] > 2 * rows[1]["kl"]  # the comparison, at once
+    assert first["proxy_reward"] > rows[1]["proxy_reward"]
+
+
+def test_lm_align_trailing_mean_and_summary():
+    from rlhf_widgets import lm_align
+
+    steps, values = [0, 1, 2, 3], [1.0, 3.0, 5.0, 7.0]
+    assert lm_align.trailing_mean(steps, values, window=2) == [
+        (0, 1.0),
+        (1, 2.0),
+        (2, 4.0),
+        (3, 6.0),
+    ]
+    history = {"step": steps, **{k: values for k in lm_align.CURVES}}
+    # PPO: 4 iterations done, each curve's mean over the last (up to) 10; DPO: the last point
+    assert lm_align.summary(history) == {"step": 4, **dict.fromkeys(lm_align.CURVES, 4.0)}
+    assert lm_align.summary(history, dpo=True) == {"step": 3, **dict.fromkeys(lm_align.CURVES, 7.0)}
+
+
+@pytest.mark.parametrize("method", ["ppo", "dpo"])
+def test_lm_align_runs_are_the_librarys(method):
+    from rlhf_widgets import lm_align
+
+    import rlhf_mini as rm
+
+    record = lm_align.load_alignment_record()
+    run = lm_align.make_run(method, lm_align.BETAS[method][0], "faithful", record, steps=1)
+    assert isinstance(run, rm.LMPPORun if method == "ppo" else rm.LMDPORun)
+    assert run.config.dtype == "float32" and run.config.reward_model == "faithful"
+    events = list(run.slices())
+    assert run.done and events.count("token") > 5
+    if method == "dpo":
+        assert len(run.train.pairs) == 256  # the record's pairs
+    again = lm_align.make_run(method, lm_align.BETAS[method][0], "faithful", record, steps=1)
+    for _ in again.slices():
+        pass
+    assert again.history == run.history  # the same seed, the same run
+
+
+def test_lm_align_rejects_an_unknown_method():
+    from rlhf_widgets import lm_align
+
+    with pytest.raises(ValueError, match="method"):
+        lm_align.make_run("grpo", 0.1, "faithful", lm_align.load_alignment_record())

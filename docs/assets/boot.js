@@ -11,6 +11,11 @@
  * rlhfRuntime.ready(run, check); if anything fails first, rlhfRuntime.fail(message) shows
  * the message in every widget's data-error element and next to the Run buttons.
  * rlhfRuntime.check(exerciseId, source) runs an exercise's hidden tests (exercises.js).
+ *
+ * A page that uses the language model lists package files served apart from the library's
+ * wheel (spec.deferred: its weights). They are fetched once the page has been painted, in
+ * parallel with the interpreter, and handed to Python by rlhfRuntime.deferredFiles(), a
+ * promise of [{path, sha256, data: Uint8Array}] (Python checks each sha256).
  */
 (function () {
   "use strict";
@@ -32,8 +37,32 @@
     fail: fail,
     run: function (source) { return runner ? JSON.parse(runner(source)) : null; },
     check: function (id, source) { return checker ? JSON.parse(checker(id, source)) : null; },
+    deferredFiles: function () { return deferred; },
   };
   window.rlhfRuntime = runtime;
+
+  // --- package files served apart (the language model's weights), after first paint ------
+  var deferred = null;
+  if (spec.deferred && spec.deferred.length) {
+    deferred = new Promise(function (resolve, reject) {
+      function fetchAll() {
+        runtime.mark("deferred fetch");
+        Promise.all(spec.deferred.map(function (d) {
+          return fetch(abs(d.href)).then(function (response) {
+            if (!response.ok) throw new Error(d.href + ": HTTP " + response.status);
+            return response.arrayBuffer();
+          }).then(function (buffer) {
+            return { path: d.path, sha256: d.sha256, data: new Uint8Array(buffer) };
+          });
+        })).then(function (files) { runtime.mark("deferred fetched"); resolve(files); }, reject);
+      }
+      // after the first paint: the callback of the next animation frame runs before that
+      // paint, and a task it queues runs after it
+      function afterPaint() { requestAnimationFrame(function () { setTimeout(fetchAll, 0); }); }
+      if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", afterPaint);
+      else afterPaint();
+    });
+  }
 
   // --- the Python script and PyScript --------------------------------------------------
   var config = {

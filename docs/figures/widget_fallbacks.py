@@ -233,3 +233,43 @@ def _widget_method_frontier(fig: Any) -> None:
     ax.set_title("Every method on the same 500 comparisons (faithful labellers)", fontsize=9)
     ax.legend(fontsize=7, loc="lower right", ncol=2)
     ax.grid(alpha=0.3)
+
+
+@figure("widget-lm-align", size=(7.6, 3.4))
+def _widget_lm_align(fig: Any) -> None:
+    import rlhf_mini as rm
+
+    w = _widget_module("lm_align")
+    d = w.DEFAULTS
+    run = rm.load_alignment_record()["ppo"][d["reward_model"]][f"{d['beta']:g}"]
+    h = run["history"]
+    left, right = fig.subplots(1, 2)
+    gold = left.twinx()
+    left.plot(
+        *zip(*w.trailing_mean(h["step"], h["proxy_reward"]), strict=True),
+        color=ORANGE,
+        lw=2,
+        label="proxy reward",
+    )
+    gold.plot(
+        *zip(*w.trailing_mean(h["step"], h["gold_utility"]), strict=True),
+        color=INDIGO,
+        lw=2,
+        label="gold utility",
+    )
+    left.set_ylabel("proxy reward", color=ORANGE)
+    gold.set_ylabel("gold utility", color=INDIGO)
+    length = right.twinx()
+    right.plot(*zip(*w.trailing_mean(h["step"], h["kl"]), strict=True), color=GREEN, lw=2)
+    length.plot(
+        *zip(*w.trailing_mean(h["step"], h["response_length"]), strict=True),
+        color=GREY,
+        lw=1.5,
+        ls="--",
+    )
+    right.set_ylabel("KL to SFT (nats)", color=GREEN)
+    length.set_ylabel("response length (tokens)", color=GREY)
+    for ax, title in ((left, "Proxy and gold"), (right, "Drift and length")):
+        ax.set_xlabel("PPO iteration")
+        ax.set_title(f"{title} (beta {d['beta']:g}, {d['reward_model']} reward model)", fontsize=9)
+        ax.grid(alpha=0.3)

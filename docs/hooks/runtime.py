@@ -14,7 +14,9 @@ what a page with Python loads (see ``tools/runtime/__init__.py``). This hook:
    widget or runnable lesson code: preloads, a small JSON description of the runtime with
    URLs relative to the page, and ``boot.js``, which turns them into absolute URLs (the site
    may live under any path, e.g. GitHub Pages' ``/<repo>/``) and starts PyScript at once, in
-   parallel with the page rendering (``on_post_page``).
+   parallel with the page rendering (``on_post_page``). Pages with the ``lm-align`` widget
+   also get the list of the package files served apart from the wheel (the language model's
+   weights), which ``boot.js`` fetches once the page is painted.
 
 The site's own assets (``docs/assets/boot.js``, ``quiz.js``, ``rlhf.css``) are pages' files
 like any other; their URLs carry a hash of their content (``?h=...``), computed here from
@@ -45,6 +47,9 @@ _manifest: Manifest | None = None
 _asset_hashes: dict[str, str] = {}
 
 _WIDGET = re.compile(r'class="rlhf-widget"')
+#: Pages that use the language model get its weights (package data served apart from the
+#: wheel, see tools/runtime/wheels.py DEFERRED), fetched after the page is first painted.
+_USES_DEFERRED = re.compile(r'data-widget="lm-align"')
 _PY_BLOCK = re.compile(r'class="language-python highlight"')
 
 
@@ -99,6 +104,11 @@ def _head_tags(page, output: str) -> str:
         "runnable": runnable,
         "download_mb": round(rt.download_bytes / 1e6),
     }
+    if _USES_DEFERRED.search(output):
+        config["deferred"] = [
+            {"path": d["path"], "href": root + d["href"], "sha256": d["sha256"]}
+            for d in rt.deferred
+        ]
     for link in rt.preload:
         if "as" in link:
             tags.append(

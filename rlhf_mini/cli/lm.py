@@ -1,8 +1,12 @@
-"""The command line of the tiny language model: ``lm-pretrain``, ``lm-sample``, ``lm-reward-model``.
+"""The command line of the tiny language model, from pretraining to alignment.
 
     rlhf-mini lm-pretrain        pretrain + SFT the transformer; compare with the shipped weights
     rlhf-mini lm-sample          sample responses of the base or SFT model, rated by the gold rules
     rlhf-mini lm-reward-model    train a reward model on the SFT trunk from simulated comparisons
+    rlhf-mini lm-ppo             PPO against a shipped reward model, one run per beta
+    rlhf-mini lm-dpo             DPO on a shipped reward model's own comparisons
+    rlhf-mini lm-alignment       the record of runs the lesson shows (write it with --out)
+    rlhf-mini lm-export          the model as a transformers GPT-2 checkpoint (bridge extra)
 
 :func:`register` adds them to the ``rlhf-mini`` parser; each handler returns, like the
 other commands, (JSON-ready result, table text, plot function). Only parsing, calls into the
@@ -30,7 +34,16 @@ from rlhf_mini.cli.options import (
 from rlhf_mini.cli.output import figure, fmt, history_table, progress, short, table
 from rlhf_mini.core.config import TrainerConfig
 
-__all__ = ["cmd_lm_pretrain", "cmd_lm_reward_model", "cmd_lm_sample", "register"]
+__all__ = [
+    "cmd_lm_alignment",
+    "cmd_lm_dpo",
+    "cmd_lm_export",
+    "cmd_lm_ppo",
+    "cmd_lm_pretrain",
+    "cmd_lm_reward_model",
+    "cmd_lm_sample",
+    "register",
+]
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +52,8 @@ def register(subparsers: Any) -> None:
     The trainers' flags are built from their configs (``add_config_options``), so their
     defaults live in one place, the config dataclass.
     """
+    from rlhf_mini.trainers.lm_dpo import LMDPOConfig
+    from rlhf_mini.trainers.lm_ppo import LMPPOConfig
     from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig
     from rlhf_mini.trainers.lm_reward_model import LMRewardConfig
 
@@ -80,6 +95,31 @@ def register(subparsers: Any) -> None:
         help="write the reward model's .npz and manifest.json here",
     )
     p.set_defaults(run=cmd_lm_reward_model)
+
+    p = command("lm-ppo", "PPO on the language model against a reward model, one run per beta.")
+    add_config_options(p, ("", LMPPOConfig), many=("beta",))
+    p.set_defaults(run=cmd_lm_ppo)
+
+    p = command("lm-dpo", "DPO on the language model, on a reward model's own comparisons.")
+    add_config_options(p, ("", LMDPOConfig))
+    p.set_defaults(run=cmd_lm_dpo)
+
+    p = command(
+        "lm-alignment", "Every run of the alignment lesson: KL weights, reward hacking, DPO."
+    )
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--out",
+        metavar="FILE.json",
+        default=None,
+        help="write the record here (the shipped one is rlhf_mini/experiments/data/lm_alignment.json)",
+    )
+    p.set_defaults(run=cmd_lm_alignment)
+
+    p = command("lm-export", "Write the base or SFT model as a transformers GPT-2 checkpoint.")
+    p.add_argument("out", metavar="OUT_DIR", help="the checkpoint folder (created)")
+    p.add_argument("--stage", choices=("base", "sft"), default="sft")
+    p.set_defaults(run=cmd_lm_export)
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,3 +348,182 @@ def cmd_lm_reward_model(args: argparse.Namespace) -> tuple[Any, str, Any]:
         fig.savefig(path)
 
     return result, text, plot
+
+
+# ---------------------------------------------------------------------------------------
+# lm-ppo, lm-dpo, lm-alignment
+
+_CURVES = ("proxy_reward", "gold_utility", "kl", "response_length")
+
+
+def _samples_table(samples: dict[str, Any], title: str) -> str:
+    return table(
+        ["prompt", "proxy", "gold", "response"],
+        [
+            [r["prompt_id"], r["proxy_reward"], r["gold_utility"], short(r["text"], 80)]
+            for r in samples["responses"]
+        ],
+        title,
+    )
+
+
+def _plot_runs(runs: list[tuple[str, dict[str, list[float]]]]) -> Any:
+    def plot(path: str) -> None:
+        from rlhf_mini.experiments.lm_alignment import smooth
+
+        fig, axes = figure(len(_CURVES))
+        for label, history in runs:
+            points = smooth(history) if len(history["step"]) > 20 else None
+            for ax, key in zip(axes, _CURVES, strict=True):
+                if points is None:
+                    ax.plot(history["step"], history[key], label=label)
+                else:
+                    ax.plot([p["step"] for p in points], [p[key] for p in points], label=label)
+        for ax, key in zip(axes, _CURVES, strict=True):
+            ax.set_xlabel("step")
+            ax.set_ylabel(key.replace("_", " "))
+            ax.legend()
+        fig.savefig(path)
+
+    return plot
+
+
+def cmd_lm_ppo(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """One PPO run per beta (same seed, same reward model)."""
+    from rlhf_mini.experiments.lm_alignment import smooth
+    from rlhf_mini.trainers.lm_ppo import LMPPOConfig, train_lm_ppo
+
+    options = given(args, field_names(LMPPOConfig))
+    betas = options.pop("beta", [LMPPOConfig.beta])
+    config = LMPPOConfig.from_options(**options)
+    bar = progress(config.steps * len(betas), "lm-ppo")
+    runs = []
+    for beta in betas:
+        res = train_lm_ppo(config, beta=beta, callback=lambda step, metrics: bar.update(1))
+        runs.append((beta, res))
+    bar.close()
+    rows = []
+    for beta, res in runs:
+        last = smooth(res.history)[-1]  # the mean of the last 10 iterations
+        rows.append([beta, *(last[k] for k in _CURVES)])
+    lines = [
+        table(
+            ["beta", *_CURVES],
+            rows,
+            f"PPO on the language model against the {config.reward_model} reward model, "
+            f"{config.steps} iterations, seed {config.seed} (means of the last 10 iterations)",
+        )
+    ]
+    for beta, res in runs:
+        lines += ["", _samples_table(res.samples[-1], f"beta {beta:g}: samples at the end")]
+    result = {"runs": [{"beta": beta, **res.to_dict()} for beta, res in runs]}
+    return result, "\n".join(lines), _plot_runs([(f"beta={b:g}", r.history) for b, r in runs])
+
+
+def cmd_lm_dpo(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """DPO on the comparisons the chosen reward model was trained on (re-sampled)."""
+    from rlhf_mini.trainers.lm_dpo import LMDPOConfig, reward_model_pairs, train_lm_dpo
+
+    config = LMDPOConfig.from_options(**given(args, field_names(LMDPOConfig)))
+    bar = progress(1, "sampling the comparisons")
+    last = [0]
+
+    def sampled(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - last[0])
+        last[0] = done
+
+    train, heldout = reward_model_pairs(
+        config.reward_model, n_pairs=config.n_pairs, callback=sampled
+    )
+    bar.close()
+    bar = progress(config.steps, "lm-dpo")
+    done = [0]
+
+    def measured(step: int, values: dict[str, float]) -> None:
+        bar.update(step - done[0])
+        done[0] = step
+
+    res = train_lm_dpo(train, config, heldout=heldout, callback=measured)
+    bar.close()
+    text = "\n".join(
+        [
+            history_table(
+                res.history,
+                "step",
+                f"DPO ({config.loss_type}, beta {config.beta:g}) on the {config.reward_model} "
+                f"reward model's comparisons: {len(train)} trained on, {len(heldout)} held out",
+            ),
+            "",
+            _samples_table(res.samples[-1], "samples at the end"),
+        ]
+    )
+    return res.to_dict(), text, _plot_runs([("DPO", res.history)])
+
+
+def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """Compute the record the lesson shows; compare it with the shipped one."""
+    import json
+    from pathlib import Path
+
+    from rlhf_mini.experiments.lm_alignment import (
+        alignment_record,
+        load_alignment_record,
+        smooth,
+    )
+
+    bar = progress(6, "lm-alignment")
+    record = alignment_record(seed=args.seed, callback=lambda name: bar.update(1))
+    bar.close()
+    try:
+        shipped = load_alignment_record()
+    except FileNotFoundError:
+        shipped = None
+    same = shipped == record
+    if args.out is not None:
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    peak = record["hacking"]["peak"]
+    rows = []
+    runs = []
+    for name, by_beta in record["ppo"].items():
+        for beta, run in by_beta.items():
+            last = smooth(run["history"])[-1]
+            rows.append([f"PPO {name}, beta {beta}", *(last[k] for k in _CURVES)])
+            runs.append((f"PPO {name} beta={beta}", run["history"]))
+    for name, run in record["dpo"].items():
+        rows.append([f"DPO {name}", *(run["final"][k] for k in _CURVES)])
+    text = "\n".join(
+        [
+            table(["run", *_CURVES], rows, "End of each run (PPO: mean of the last 10 iterations)"),
+            "",
+            f"reward hacking: gold peaked at {peak['peak']['gold_utility']:.2f} around "
+            f"iteration {peak['peak']['step']}, ended at {peak['end']['gold_utility']:.2f}; "
+            f"overoptimised: {peak['overoptimised']}",
+            f"same as the shipped record: {same}",
+            *([f"written to {args.out}"] if args.out else []),
+        ]
+    )
+    return {"same_as_shipped": same, **record}, text, _plot_runs(runs)
+
+
+def cmd_lm_export(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """The shipped model as a ``transformers`` GPT-2 checkpoint with its tokenizer."""
+    from rlhf_mini.bridge.hf_export import export_gpt2
+    from rlhf_mini.models.language_model import load_language_model
+
+    try:
+        folder = export_gpt2(load_language_model(args.stage), args.out)
+    except ImportError as err:
+        raise ImportError(
+            f"lm-export needs transformers: pip install 'rlhf-mini[bridge]' ({err})"
+        ) from err
+    files = sorted(p.name for p in folder.iterdir())
+    text = (
+        f"wrote the {args.stage} model as a transformers GPT-2 checkpoint to {folder}: "
+        f"{', '.join(files)}\ntrain it with TRL: rlhf-mini export-trl OUT_DIR --model-dir {folder}"
+    )
+
+    def plot(path: str) -> None:
+        raise UsageError("lm-export draws no figure (--plot)")
+
+    return {"stage": args.stage, "folder": str(folder), "files": files}, text, plot

@@ -115,7 +115,7 @@ def _steps_points(proxy: Any, beta: float, steps: int, options: dict[str, Any]) 
     ]
 
 
-def gold_peak(points: Any, tol: float = DROP_TOL) -> dict[str, Any]:
+def gold_peak(points: Any, tol: float = DROP_TOL, *, gold: str = "gold_reward") -> dict[str, Any]:
     """Where more proxy reward stopped meaning more gold reward, along a run or a sweep.
 
     ``points`` are dicts with ``gold_reward`` and ``proxy_reward`` (and anything else, e.g.
@@ -123,7 +123,8 @@ def gold_peak(points: Any, tol: float = DROP_TOL) -> dict[str, Any]:
     dict of lists) is accepted too. Returns ``peak`` (the first point of highest gold
     reward), ``end`` (the last point) and ``overoptimised``: the gold reward at the end is
     more than ``tol`` below the peak while the proxy reward there is above its value at the
-    peak - the rise-then-fall of Gao et al. 2022 (arXiv 2210.10760).
+    peak - the rise-then-fall of Gao et al. 2022 (arXiv 2210.10760). ``gold`` names the
+    gold entry (the language model's histories call it ``gold_utility``).
 
     Examples
     --------
@@ -138,12 +139,9 @@ def gold_peak(points: Any, tol: float = DROP_TOL) -> dict[str, Any]:
     points = list(points)
     if not points:
         raise ValueError("points must not be empty")
-    best = max(range(len(points)), key=lambda i: (points[i]["gold_reward"], -i))
+    best = max(range(len(points)), key=lambda i: (points[i][gold], -i))
     peak, end = points[best], points[-1]
-    overoptimised = (
-        peak["gold_reward"] - end["gold_reward"] > tol
-        and end["proxy_reward"] > peak["proxy_reward"]
-    )
+    overoptimised = peak[gold] - end[gold] > tol and end["proxy_reward"] > peak["proxy_reward"]
     return {"peak": peak, "end": end, "overoptimised": bool(overoptimised)}
 
 

@@ -323,7 +323,13 @@ def load_language_model(
     entry = shipped_manifest()["stages"].get(stage)
     if entry is None:
         raise ValueError(f"stage {stage!r} is not shipped in this version of rlhf-mini")
-    data = resources.files("rlhf_mini.models").joinpath(*WEIGHTS_DIR, entry["file"]).read_bytes()
+    file = resources.files("rlhf_mini.models").joinpath(*WEIGHTS_DIR, entry["file"])
+    if not file.is_file():  # the course's browser wheel leaves the weights out
+        raise FileNotFoundError(
+            f"the weights of stage {stage!r} ({entry['file']}) are not installed; in the "
+            "course's pages only the pages that use the language model download them"
+        )
+    data = file.read_bytes()
     return read_weights(
         data,
         tokenizer,

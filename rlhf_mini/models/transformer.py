@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,7 @@ __all__ = [
     "attention",
     "attention_backward",
     "backward",
+    "backward_steps",
     "block",
     "block_backward",
     "check_params",
@@ -68,6 +70,7 @@ __all__ = [
     "entropy",
     "entropy_grad",
     "forward",
+    "forward_steps",
     "gelu",
     "gelu_backward",
     "host_to_backend",
@@ -81,7 +84,9 @@ __all__ = [
     "n_params",
     "next_token_loss",
     "param_shapes",
+    "run_steps",
     "sample",
+    "sample_steps",
     "sampling_probs",
     "sequence_log_probs",
     "to_gpt2_state_dict",
@@ -348,8 +353,19 @@ def gelu(xp: Any, x: Any) -> tuple[Any, Any]:
 
     t = tanh(sqrt(2/pi) (x + 0.044715 x^3)),    y = x (1 + t) / 2
     """
-    t = xp.tanh(_GELU_C * (x + _GELU_A * (x * x * x)))
+    t = _tanh(xp, _GELU_C * (x + _GELU_A * (x * x * x)))
     return 0.5 * x * (1.0 + t), (x, t)
+
+
+def _tanh(xp: Any, z: Any) -> Any:
+    """tanh(z); in Pyodide as 1 - 2 / (1 + exp(2 z)) (z clipped to [-20, 20], where tanh is
+    +-1 to float64 precision), because numpy's tanh there is 2.5x slower than its exp
+    (measured: 2.9 ms against 1.2 ms on 16 x 50 x 128 float32), and GELU runs on every MLP
+    activation. Elsewhere numpy's own tanh."""
+    if _EINSUM_MATMUL and isinstance(z, np.ndarray):
+        z = np.clip(z, -20.0, 20.0)
+        return 1.0 - 2.0 / (1.0 + np.exp(2.0 * z))
+    return xp.tanh(z)
 
 
 def gelu_backward(xp: Any, dy: Any, cache: Any) -> Any:
@@ -607,6 +623,7 @@ def forward(
     attention_mask: Any = None,
     *,
     logits: bool = True,
+    logits_from: int = 0,
     kv_cache: KVCache | None = None,
 ) -> Forward:
     """Run the model on a batch of token ids.
@@ -625,6 +642,11 @@ def forward(
         sequence's end needs no mask (causality keeps it out of the real positions).
     logits : bool, default True
         Compute the (B, T, V) logits (a reward model does not need them).
+    logits_from : int, default 0
+        Compute the logits of positions ``logits_from`` .. T - 1 only, (B, T - logits_from, V)
+        (e.g. only those that predict a response: the prompt's are never used); the tied
+        output head is the largest matrix product of this model. :func:`backward` then takes
+        ``dlogits`` of those positions.
     kv_cache : KVCache, optional
         Continue from the cached keys and values (incremental decoding; no backward).
 
@@ -633,6 +655,32 @@ def forward(
     Forward
         logits, values, rewards, hidden states and the activation cache.
     """
+    return run_steps(
+        forward_steps(
+            params,
+            config,
+            tokens,
+            attention_mask,
+            logits=logits,
+            logits_from=logits_from,
+            kv_cache=kv_cache,
+        )
+    )
+
+
+def forward_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    tokens: Any,
+    attention_mask: Any = None,
+    *,
+    logits: bool = True,
+    logits_from: int = 0,
+    kv_cache: KVCache | None = None,
+) -> Generator[str, None, Forward]:
+    """:func:`forward` in slices: a generator that yields ``"block"`` after each transformer
+    block and returns the :class:`Forward` (``out = yield from forward_steps(...)``), so a
+    caller can pause between blocks (a page answering clicks while it trains)."""
     w_te = params["wte.weight"]
     xp = _namespace(w_te)
     tok = _check_tokens(tokens, config)
@@ -655,11 +703,14 @@ def forward(
         key_valid = kv_cache.key_valid[:, : offset + T]
     bias = host_to_backend(_attention_bias(key_valid, T, offset), w_te, w_te.dtype)
     tok_b, pos_b = host_to_backend(tok, w_te), host_to_backend(positions, w_te)
-    h, caches, ln_f = _trunk(xp, params, config, tok_b, pos_b, bias, kv_cache)
+    h, caches, ln_f = yield from _trunk_steps(xp, params, config, tok_b, pos_b, bias, kv_cache)
     if kv_cache is not None:
         kv_cache.length = offset + T
         kv_cache.next_position = positions[:, -1] + mask[:, -1]
-    out_logits = matmul(h, w_te.mT) if logits else None  # tied output head: logits = h wte^T
+    if not 0 <= logits_from < T:
+        raise ValueError(f"logits_from must be in [0, {T}), got {logits_from}")
+    # tied output head: logits = h wte^T
+    out_logits = matmul(h[:, logits_from:], w_te.mT) if logits else None
     heads = {}
     for head in HEADS:
         if f"{head}_head.weight" in params:
@@ -672,6 +723,7 @@ def forward(
         "ln_f": ln_f,
         "hidden": h,
         "incremental": kv_cache is not None,
+        "logits_from": logits_from,
     }
     return Forward(out_logits, heads.get("value"), heads.get("reward"), h, cache)
 
@@ -685,6 +737,19 @@ def _trunk(
     bias: Any,
     kv_cache: KVCache | None,
 ) -> tuple[Any, list[Any], Any]:
+    """:func:`_trunk_steps` run to its end."""
+    return run_steps(_trunk_steps(xp, params, config, tokens, positions, bias, kv_cache))
+
+
+def _trunk_steps(
+    xp: Any,
+    params: dict[str, Any],
+    config: GPTConfig,
+    tokens: Any,
+    positions: Any,
+    bias: Any,
+    kv_cache: KVCache | None,
+) -> Generator[str, None, tuple[Any, list[Any], Any]]:
     """Embeddings, the blocks and the final LayerNorm: (B, T) ids -> h (B, T, d), with
     the blocks' and LN_f's caches. Inputs already on the backend and checked."""
     B, T = tokens.shape
@@ -701,6 +766,7 @@ def _trunk(
         kv = None if kv_cache is None else (kv_cache.k[i], kv_cache.v[i], offset)
         x, c = block(xp, x, w, config.n_head, eps, bias, kv)
         caches.append(c)
+        yield "block"
     h, ln_f = layer_norm(xp, x, params["ln_f.weight"], params["ln_f.bias"], eps)
     return h, caches, ln_f
 
@@ -743,7 +809,8 @@ def backward(
 
     Parameters
     ----------
-    dlogits : (B, T, V), optional
+    dlogits : (B, T - logits_from, V), optional
+        (the positions the forward pass computed logits for)
     dvalues, drewards : (B, T), optional
         dL/dvalues and dL/drewards (e.g. nonzero only at each sequence's last token for a
         reward model). A head whose gradient is None gets a zero gradient.
@@ -759,6 +826,20 @@ def backward(
         dwte    = dlogits^T h  (tied head)  +  scatter_add(tokens, dx_0)
         dwpe    = scatter_add(positions, dx_0)
     """
+    return run_steps(backward_steps(params, config, cache, dlogits, dvalues, drewards))
+
+
+def backward_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    cache: Any,
+    dlogits: Any = None,
+    dvalues: Any = None,
+    drewards: Any = None,
+) -> Generator[str, None, dict[str, Any]]:
+    """:func:`backward` in slices: yields ``"head"`` after the output heads and ``"block"``
+    after each transformer block's backward pass, and returns the gradients
+    (``grads = yield from backward_steps(...)``)."""
     if cache["incremental"]:
         raise ValueError("cache comes from a kv_cache forward; backward needs a full forward")
     w_te = params["wte.weight"]
@@ -770,9 +851,12 @@ def backward(
     dh = xp.zeros_like(h)
     dwte = None
     if dlogits is not None:
-        _check_grad_shape(dlogits, (B, T, config.vocab_size), "dlogits")
-        dh = matmul(dlogits, w_te)
-        dwte = matmul(xp.reshape(dlogits, (B * T, config.vocab_size)).mT, h2)  # (V, d)
+        k = cache["logits_from"]  # the logits began at this position
+        _check_grad_shape(dlogits, (B, T - k, config.vocab_size), "dlogits")
+        dh_head = matmul(dlogits, w_te)  # (B, T - k, d)
+        dh = dh_head if k == 0 else xp.concat([xp.zeros_like(h[:, :k]), dh_head], axis=1)
+        h_k = h2 if k == 0 else xp.reshape(h[:, k:], (B * (T - k), d))
+        dwte = matmul(xp.reshape(dlogits, (B * (T - k), config.vocab_size)).mT, h_k)  # (V, d)
     for head, dhead in (("value", dvalues), ("reward", drewards)):
         name = f"{head}_head"
         if f"{name}.weight" not in params:
@@ -790,11 +874,13 @@ def backward(
     dx, grads["ln_f.weight"], grads["ln_f.bias"] = layer_norm_backward(
         xp, dh, params["ln_f.weight"], cache["ln_f"]
     )
+    yield "head"
     for i in reversed(range(config.n_layer)):
         names = _names(i)
         w = tuple(params[n] for n in names)
         dx, dw = block_backward(xp, dx, w, config.n_head, cache["blocks"][i])
         grads.update(zip(names, dw, strict=True))
+        yield "block"
     dx2 = xp.reshape(dx, (B * T, d))
     demb = _scatter_add_rows(xp, config.vocab_size, xp.reshape(cache["tokens"], (-1,)), dx2)
     grads["wte.weight"] = demb if dwte is None else dwte + demb
@@ -819,10 +905,12 @@ def _one_hot(xp: Any, ids: Any, n: int, like: Any) -> Any:
     return xp.astype(ids[..., None] == xp.arange(n, device=dev), like.dtype)
 
 
-def token_log_probs(logits: Any, tokens: Any) -> Any:
+def token_log_probs(logits: Any, tokens: Any, *, log_probs: Any = None) -> Any:
     """log pi(tokens[:, t+1] | tokens[:, :t+1]) for t = 0 .. T-2, shape (B, T - 1).
 
     Position t's logits predict token t + 1, so the first token (BOS) has no log-prob.
+    ``log_probs``: ``log_softmax(logits[:, :-1])`` (B, T - 1, V) if already computed (it is
+    the costly part; :func:`token_log_probs_grad` and :func:`entropy` can reuse it too).
 
     Examples
     --------
@@ -833,22 +921,23 @@ def token_log_probs(logits: Any, tokens: Any) -> Any:
     """
     xp = _namespace(logits)
     tok = host_to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
-    lp = log_softmax(xp, logits[:, :-1, :])
+    lp = log_softmax(xp, logits[:, :-1, :]) if log_probs is None else log_probs
     return xp.take_along_axis(lp, tok[:, 1:, None], axis=-1)[:, :, 0]
 
 
-def token_log_probs_grad(logits: Any, tokens: Any, dlogp: Any) -> Any:
+def token_log_probs_grad(logits: Any, tokens: Any, dlogp: Any, *, log_probs: Any = None) -> Any:
     """dL/dlogits for a loss L of :func:`token_log_probs`, given dL/dlogp (B, T - 1):
 
         d log pi(y | s) / d logits(s) = onehot(y) - softmax(logits(s))
 
     so dlogits[:, t] = dlogp[:, t] (onehot(tokens[:, t+1]) - p[:, t]); the last position
-    predicts nothing here and gets 0. Shape (B, T, V).
+    predicts nothing here and gets 0. Shape (B, T, V). ``log_probs`` as for
+    :func:`token_log_probs`.
     """
     xp = _namespace(logits)
     tok = host_to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
     V = logits.shape[-1]
-    p = xp.exp(log_softmax(xp, logits[:, :-1, :]))
+    p = xp.exp(log_softmax(xp, logits[:, :-1, :]) if log_probs is None else log_probs)
     g = dlogp[:, :, None] * (_one_hot(xp, tok[:, 1:], V, logits) - p)
     return xp.concat([g, xp.zeros_like(logits[:, -1:, :])], axis=1)
 
@@ -888,8 +977,9 @@ def sequence_log_probs(token_logps: Any, response_mask: Any, reduce: str = "sum"
     return total / host_to_backend(counts.astype(float), token_logps, token_logps.dtype)
 
 
-def entropy(logits: Any) -> Any:
-    """Entropy of each next-token distribution, H = -sum_v p_v log p_v, shape (B, T).
+def entropy(logits: Any, *, log_probs: Any = None) -> Any:
+    """Entropy of each next-token distribution, H = -sum_v p_v log p_v, shape (B, T)
+    (``log_probs``: ``log_softmax(logits)``, if already computed).
 
     Examples
     --------
@@ -898,14 +988,15 @@ def entropy(logits: Any) -> Any:
     array([[1.3863]])
     """
     xp = _namespace(logits)
-    lp = log_softmax(xp, logits)
+    lp = log_softmax(xp, logits) if log_probs is None else log_probs
     return -xp.sum(xp.exp(lp) * lp, axis=-1)
 
 
-def entropy_grad(logits: Any, dentropy: Any) -> Any:
-    """dL/dlogits given dL/dH (B, T):  dH/dlogits = -p (log p + H)."""
+def entropy_grad(logits: Any, dentropy: Any, *, log_probs: Any = None) -> Any:
+    """dL/dlogits given dL/dH (B, T):  dH/dlogits = -p (log p + H) (``log_probs`` as for
+    :func:`entropy`)."""
     xp = _namespace(logits)
-    lp = log_softmax(xp, logits)
+    lp = log_softmax(xp, logits) if log_probs is None else log_probs
     p = xp.exp(lp)
     h = -xp.sum(p * lp, axis=-1, keepdims=True)
     return dentropy[..., None] * (-p * (lp + h))
@@ -1090,6 +1181,48 @@ def sample(
 ) -> Batch:
     """Sample one continuation of each prompt, token by token, with a :class:`KVCache`.
 
+    :func:`sample_steps` run to its end (see there for the method).
+    """
+    steps = sample_steps(
+        params,
+        config,
+        prompts,
+        rng,
+        max_new_tokens=max_new_tokens,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        temperature=temperature,
+        top_k=top_k,
+    )
+    return run_steps(steps)
+
+
+def run_steps(steps: Generator[Any, None, Any]) -> Any:
+    """Run a generator of work slices (such as :func:`sample_steps`) to its end and return
+    its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def sample_steps(
+    params: dict[str, Any],
+    config: GPTConfig,
+    prompts: list[list[int]],
+    rng: np.random.Generator,
+    *,
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> Generator[int, None, Batch]:
+    """:func:`sample` in slices: a generator that yields the number of tokens written
+    after each one and returns the :class:`Batch` (``batch = yield from sample_steps(...)``),
+    so a caller can pause between tokens (a page answering clicks while it samples).
+
     The prompts (lists of ids, e.g. BOS, prompt words, SEP) are left-padded to a common
     length and run once; then each step feeds only the new tokens, whose keys and values
     join the cache, so a step costs O(T) instead of re-running the whole prefix. Each next
@@ -1140,6 +1273,7 @@ def sample(
         n = step + 1
         if done.all() or step == max_new_tokens - 1:
             break
+        yield n
         h = _decode_step(params, config, kv, nxt, alive)
     tokens, attn = tokens[:, : P + n], attn[:, : P + n]
     response = attn.copy()

@@ -318,9 +318,10 @@ def evaluate_stages(
     world: TextWorld | None = None,
 ) -> dict[str, dict[str, Any]]:
     """What each model writes: ``n_per_prompt`` samples (temperature 1) per prompt, rated by
-    the gold rules: the share rated good (u >= GOOD_UTILITY) on the demonstrated and on the
+    the gold rules: the share rated good (u >= GOOD_UTILITY) and the mean incoherence (the
+    share of word pairs no template of the prompt writes) on the demonstrated and on the
     held-out prompts, the mean gold utility and the behaviours seen, per model."""
-    from rlhf_mini.worlds.text import GOOD_UTILITY, behaviour_of, gold_utility
+    from rlhf_mini.worlds.text import GOOD_UTILITY, behaviour_of, gold_features, gold_utility
 
     tw = load_text_world() if world is None else world
     out = {}
@@ -332,6 +333,9 @@ def evaluate_stages(
         texts = model.generate(prompts, seed=seed)
         u = np.array([gold_utility(x, y, world=tw) for x, y in zip(ids, texts, strict=True)])
         held = np.array([x in tw.held_out for x in ids])
+        incoherence = np.array(
+            [gold_features(x, y, world=tw)["incoherence"] for x, y in zip(ids, texts, strict=True)]
+        )
         behaviours: dict[str, int] = {}
         for x, y in zip(ids, texts, strict=True):
             b = behaviour_of(x, y, world=tw)
@@ -339,6 +343,8 @@ def evaluate_stages(
         out[name] = {
             "good_rate_demo": float(np.mean(u[~held] >= GOOD_UTILITY)),
             "good_rate_heldout": float(np.mean(u[held] >= GOOD_UTILITY)),
+            "incoherence_demo": float(np.mean(incoherence[~held])),
+            "incoherence_heldout": float(np.mean(incoherence[held])),
             "gold_utility": float(u.mean()),
             "behaviours": dict(sorted(behaviours.items())),
         }

@@ -50,6 +50,7 @@ __all__ = [
     "TextComparisons",
     "sample_text_comparisons",
     "score_texts",
+    "split_comparisons",
     "train_lm_reward_model",
 ]
 
@@ -214,6 +215,29 @@ def sample_text_comparisons(
     return TextComparisons(ids, prompts, chosen, rejected)
 
 
+def split_comparisons(
+    comparisons: TextComparisons, heldout_fraction: float, rng: np.random.Generator
+) -> tuple[TextComparisons, TextComparisons]:
+    """(train, held-out): a random ``heldout_fraction`` of the pairs held out (the split of
+    :func:`train_lm_reward_model`, which passes ``np.random.default_rng(config.seed + 1)``;
+    DPO makes the same split of the same pairs).
+
+    Examples
+    --------
+    >>> pairs = TextComparisons(["boil-egg"] * 5, ["How can I boil an egg?"] * 5,
+    ...                         list("abcde"), list("vwxyz"))
+    >>> train, heldout = split_comparisons(pairs, 0.4, np.random.default_rng(1))
+    >>> len(train), len(heldout)
+    (3, 2)
+    """
+    order = rng.permutation(len(comparisons))
+    n_held = round(heldout_fraction * len(comparisons))
+    heldout, train = comparisons.subset(order[:n_held]), comparisons.subset(order[n_held:])
+    if len(train) == 0:
+        raise ValueError("comparisons: no pair is left to train on after the held-out split")
+    return train, heldout
+
+
 def score_texts(
     model: LanguageModel, prompts: list[str], responses: list[str]
 ) -> tuple[Any, Any, tr.Batch]:
@@ -326,11 +350,7 @@ def train_lm_reward_model(
     config = LMRewardConfig() if config is None else config
     tw = load_text_world() if world is None else world
     rng = np.random.default_rng(config.seed + 1)
-    order = rng.permutation(len(comparisons))
-    n_held = round(config.heldout_fraction * len(comparisons))
-    heldout, train = comparisons.subset(order[:n_held]), comparisons.subset(order[n_held:])
-    if len(train) == 0:
-        raise ValueError("comparisons: no pair is left to train on after the held-out split")
+    train, heldout = split_comparisons(comparisons, config.heldout_fraction, rng)
     model = sft.with_heads(("reward",))
     opt = AdamW(config.lr, weight_decay=config.weight_decay)
     history: dict[str, list[float]] = {

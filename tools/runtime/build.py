@@ -56,10 +56,11 @@ def build(
         stdlib = pyodide / "python_stdlib.zip"
         numpy = wheels.numpy_wheel(pyodide, cache)
         pure = [wheels.pip_download(f"{n}=={v}", cache / "pip") for n, v in pypi.items()]
-        own = [
+        library, deferred = wheels.split_deferred(
             wheels.build_rlhf_mini_wheel(root, cache / "rlhf_mini-wheel"),
-            wheels.build_widgets_wheel(root / WIDGETS_SRC, cache / "widgets-wheel"),
-        ]
+            cache / "rlhf_mini-slim",
+        )
+        own = [library, wheels.build_widgets_wheel(root / WIDGETS_SRC, cache / "widgets-wheel")]
         # Sources are kept (next to their bytecode) only in the course's own wheels.
         compiled = compile_bytecode(
             {stdlib: "sourceless", numpy: "sourceless"}
@@ -76,6 +77,7 @@ def build(
             numpy=compiled[numpy],
             lock=lock,
             wheels=[compiled[w] for w in [*pure, *own]],
+            deferred=deferred,
         )
         files = _describe(sources, cache / "download-bytes.json")
         _copy(sources, files, out / SITE)
@@ -95,7 +97,15 @@ def build(
             inputs=inputs,
             versions=versions,
             files=files,
-            page=layout.page(files, npm, wheel_paths),
+            page=layout.page(
+                files,
+                npm,
+                wheel_paths,
+                {
+                    path: layout.data_path(f.name, wheels.sha256_file(f))
+                    for path, f in deferred.items()
+                },
+            ),
             out_dir=out,
         )
         write(manifest)

@@ -40,6 +40,15 @@ def pyscript_dir(version: str) -> str:
     return f"assets/runtime/pyscript-{version}"
 
 
+#: Package data served apart from the rlhf_mini wheel (weights), under content hashes.
+DATA_DIR = "assets/runtime/data"
+
+
+def data_path(name: str, sha256: str) -> str:
+    """Site path of a deferred package file: under its content hash, like a wheel."""
+    return f"{DATA_DIR}/{sha256[:16]}/{name}"
+
+
 def wheel_path(name: str, sha256: str) -> str:
     """Site path of a wheel: under its content hash, so a changed wheel gets a new URL."""
     return f"{WHEELS_DIR}/{sha256[:16]}/{name}"
@@ -51,8 +60,14 @@ def download_bytes(rel: str, data: bytes) -> int:
     return len(data) if rel.endswith(COMPRESSED) else len(gzip.compress(data, 6))
 
 
-def page(files: dict[str, FileEntry], npm: dict[str, str], wheels: list[str]) -> Page:
-    """What a page with a widget or runnable code loads, from the laid-out ``files``."""
+def page(
+    files: dict[str, FileEntry],
+    npm: dict[str, str],
+    wheels: list[str],
+    deferred: dict[str, str] | None = None,
+) -> Page:
+    """What a page with a widget or runnable code loads, from the laid-out ``files``;
+    ``deferred`` maps a package path left out of the wheel to its site path."""
     pyodide, pyscript = pyodide_dir(npm["pyodide"]), pyscript_dir(npm["@pyscript/core"])
     preload = [
         {"href": f"{pyscript}/core.js", "rel": "modulepreload"},
@@ -83,6 +98,10 @@ def page(files: dict[str, FileEntry], npm: dict[str, str], wheels: list[str]) ->
         preload=preload,
         download=download,
         download_bytes=sum(files[rel].download_bytes for rel in download),
+        deferred=[
+            {"path": path, "href": rel, "sha256": files[rel].sha256, "bytes": files[rel].bytes}
+            for path, rel in sorted((deferred or {}).items())
+        ],
     )
 
 
@@ -93,9 +112,10 @@ def site_files(
     numpy: Path,
     lock: Path,
     wheels: list[Path],
+    deferred: dict[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Site-relative path -> the file to serve there (the compiled stdlib, numpy and wheels,
-    the served lock, and the npm files as they are)."""
+    the served lock, the package data served apart, and the npm files as they are)."""
     pyodide, pyscript = pyodide_dir(npm["pyodide"]), pyscript_dir(npm["@pyscript/core"])
     files: dict[str, Path] = {}
     for name in PYODIDE_CORE:
@@ -115,4 +135,6 @@ def site_files(
     files[CHART_JS] = node_modules / "chart.js" / "dist" / "chart.umd.min.js"
     for wheel in wheels:
         files[wheel_path(wheel.name, sha256_file(wheel))] = wheel
+    for path in (deferred or {}).values():
+        files[data_path(path.name, sha256_file(path))] = path
     return files

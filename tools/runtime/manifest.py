@@ -62,6 +62,9 @@ class Page:
     preload: list[dict[str, str]]  # {"href", "rel"[, "as"]}
     download: list[str]  # the files a widget page fetches
     download_bytes: int
+    #: package data left out of the rlhf_mini wheel, served apart (see wheels.DEFERRED):
+    #: {"path": path in the package's site-packages, "href": site path, "sha256", "bytes"}
+    deferred: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

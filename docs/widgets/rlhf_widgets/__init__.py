@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "pipeline": "rlhf_widgets.pipeline_walkthrough",
     "dpo-trainer": "rlhf_widgets.dpo_comparison",
     "method-frontier": "rlhf_widgets.method_frontier",
+    "lm-align": "rlhf_widgets.lm_align",
 }
 
 
@@ -32,12 +33,13 @@ def start() -> None:
     import js
     from pyodide.ffi import create_proxy
 
-    from rlhf_widgets import _dom, runner
+    from rlhf_widgets import _deferred, _dom, runner
 
     js.rlhfRuntime.mark("framework")
     import rlhf_mini  # noqa: F401  (numpy and the library; timed apart from the widgets)
 
     js.rlhfRuntime.mark("library")
+    deferred = _deferred.start()  # a page using the language model: its weights
     for root in js.document.querySelectorAll(".rlhf-widget"):
         name = root.getAttribute("data-widget") or ""
         module = REGISTRY.get(name)
@@ -54,6 +56,20 @@ def start() -> None:
 
         return exercises.check_json(exercise_id, source)
 
-    js.rlhfRuntime.ready(
-        create_proxy(lambda source: runner.run_json(source, namespace)), create_proxy(check)
-    )
+    def ready(*_: object) -> None:
+        js.rlhfRuntime.ready(
+            create_proxy(lambda source: runner.run_json(source, namespace)), create_proxy(check)
+        )
+
+    if deferred is None:
+        ready()
+    else:  # the page's code blocks may use the weights: they run once they are in
+        deferred.add_done_callback(
+            lambda task: (
+                ready()
+                if task.exception() is None
+                else js.rlhfRuntime.fail(
+                    f"The language model could not be loaded ({task.exception()})."
+                )
+            )
+        )

@@ -6,6 +6,8 @@ text a reader types (or any string from the library) can never become markup.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import traceback
 from collections.abc import Callable
@@ -15,6 +17,7 @@ import js
 from pyodide.ffi import create_proxy, to_js
 
 _PROXIES: list[Any] = []  # event handlers live as long as the page
+_TASKS: set[Any] = set()  # widgets still building (asyncio keeps only weak references)
 
 
 def h(tag: str, *children: Any, **attrs: Any) -> Any:
@@ -164,16 +167,39 @@ class Widget:
         el.setAttribute("data-value", repr(value) if isinstance(value, float) else str(value))
 
 
-def mount(root: Any, build: Callable[[Widget], None]) -> None:
+def mount(root: Any, build: Callable[[Widget], Any]) -> None:
     """Build one widget into ``root`` and mark it ready, or show why it failed (next to the
-    fallback figure, which then stays)."""
+    fallback figure, which then stays). A ``build`` that returns a coroutine (a widget that
+    waits for data, e.g. the language model's weights) is ready when the coroutine is done."""
     widget = Widget(root)
-    try:
-        build(widget)
-    except Exception as exc:
+
+    def failed(exc: BaseException) -> None:
         show_error(root, f"This widget could not start: {type(exc).__name__}: {exc}")
         js.console.error(f"widget {widget.name}:\n{traceback.format_exc()}")
+
+    try:
+        pending = build(widget)
+    except Exception as exc:
+        failed(exc)
         return
+    if inspect.isawaitable(pending):
+
+        async def finish() -> None:
+            try:
+                await pending
+            except Exception as exc:
+                failed(exc)
+                return
+            _ready(root, widget)
+
+        task = asyncio.ensure_future(finish())
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+        return
+    _ready(root, widget)
+
+
+def _ready(root: Any, widget: Widget) -> None:
     # The loading line goes, and so does the no-script fallback (a sentence and the figure
     # of the default run, drawn at build time): the live widget now shows that run itself.
     for placeholder in root.querySelectorAll("[data-loading], .rlhf-widget-fallback"):
