@@ -295,3 +295,17 @@ def test_dpo_loss_type_choices_come_from_the_library(capsys):
     assert code == 2 and "invalid choice" in err
     code, _, err = run(capsys, "rloo", "--scale-rewards", "none")  # a GRPO setting
     assert code == 2 and "unrecognized arguments" in err
+
+
+def test_lm_ppo_small_beta_buys_proxy_reward_with_drift(capsys):
+    """On the language model the KL is summed over tokens: with the defaults (the
+    verbosity-loving reward model, 100 iterations) beta 0.01 drifts at least twice as far as
+    beta 0.2 and gets more proxy reward (means of the last 10 iterations, as the table)."""
+    from rlhf_mini.experiments.lm_alignment import smooth
+
+    code, out, _ = run(capsys, "lm-ppo", "--beta", "0.01", "0.2", "--json")
+    assert code == 0
+    low, high = (run_["history"] for run_ in json.loads(out)["runs"])
+    low_end, high_end = smooth(low)[-1], smooth(high)[-1]
+    assert low_end["kl"] >= 2 * high_end["kl"]
+    assert low_end["proxy_reward"] > high_end["proxy_reward"]

@@ -22,7 +22,8 @@ def test_lm_ppo_runs_once_per_beta(capsys):
     runs = json.loads(out)["runs"]
     assert [r["beta"] for r in runs] == [0.01, 0.2]
     assert [r["config"]["beta"] for r in runs] == [0.01, 0.2]
-    assert runs[0]["config"]["reward_model"] == "faithful" and runs[0]["history"]["step"] == [0, 1]
+    # the default: the verbosity-loving reward model, the proxy the course studies
+    assert runs[0]["config"]["reward_model"] == "verbose" and runs[0]["history"]["step"] == [0, 1]
     assert len(runs[0]["samples"][-1]["responses"]) == 3
     code, out, _ = run(capsys, "lm-ppo", *FAST, "--reward-model", "verbose")
     assert code == 0 and "against the verbose reward model" in out and "beta 0.05" in out

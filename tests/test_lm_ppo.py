@@ -142,7 +142,9 @@ def test_ppo_raises_the_proxy_reward_at_a_fixed_seed():
 
 
 def test_the_adaptive_controller_moves_beta_toward_the_kl_target():
-    res = train_lm_ppo(steps=4, beta=0.1, kl_target=0.01, kl_horizon=50, **SMALL, seed=0)
+    res = train_lm_ppo(
+        steps=4, beta=0.1, kl_target=0.01, kl_horizon=50, reward_model="faithful", **SMALL, seed=0
+    )
     betas = res.history["beta"]
     assert betas[0] == 0.1 and betas[-1] != 0.1  # KL above target: beta grows
     assert betas[-1] > betas[0]

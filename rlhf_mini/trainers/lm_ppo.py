@@ -104,8 +104,9 @@ class LMPPOConfig(TrainerConfig):
 
     dtype: str = field(default="float32", metadata={"choices": ("float64", "float32")})
     """Precision of every array (float32: half the memory traffic, ~1.4x faster on a CPU)."""
-    reward_model: str = field(default="faithful", metadata={"choices": tuple(REWARD_MODELS)})
-    """The shipped reward model to optimise when none is given: faithful or verbosity-loving."""
+    reward_model: str = field(default="verbose", metadata={"choices": tuple(REWARD_MODELS)})
+    """The shipped reward model to optimise when none is given: the verbosity-loving one
+    (default: the flawed proxy whose exploitation the course studies) or the faithful one."""
     beta: float = 0.05
     """KL weight per token of the penalty against the SFT reference (the initial one with kl_target)."""
     steps: int = 100

@@ -9,7 +9,7 @@ milliseconds in Pyodide). The widget runs slices for about ``FRAME_BUDGET`` per 
 frame and then lets the page paint and answer clicks, so Stop is answered within a frame;
 Resume continues the same run, Train starts a new one (the old one is dropped).
 
-On arrival the widget shows a run computed when the site was built (the shipped record,
+On arrival the widget shows the library's recorded run (the shipped record,
 :func:`rlhf_mini.load_alignment_record`): PPO with beta = 0.01 against the verbosity-loving
 reward model, 300 iterations, whose gold utility peaks and falls; the reader's own run
 replaces it. A table keeps one row per run (the record's runs first), so runs with
@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from rlhf_mini import (
     LanguageModel,
+    LMDPOConfig,
     LMDPORun,
+    LMPPOConfig,
     LMPPORun,
     TextComparisons,
     load_alignment_record,
@@ -97,9 +99,12 @@ def make_run(
         "steps": STEPS[method] if steps is None else steps,
         "seed": seed,
     }
+    # The models are passed already loaded; the config records which reward model they are.
     if method == "ppo":
-        return LMPPORun(**common)
-    return LMDPORun(record_pairs(record, reward_model), **common)
+        return LMPPORun(LMPPOConfig(reward_model=reward_model), **common)
+    return LMDPORun(
+        record_pairs(record, reward_model), LMDPOConfig(reward_model=reward_model), **common
+    )
 
 
 def trailing_mean(steps: list[int], values: list[float], window: int = WINDOW) -> list:
@@ -268,7 +273,7 @@ def _build(w: Widget, status: Any) -> None:
         values,
         h(
             "label",
-            "Runs (the first ones were computed when this site was built)",
+            "Runs (the first ones are the library's recorded runs)",
             class_="rlhf-label",
         ),
         scroll_box(table, "Runs: their settings and where they ended"),
@@ -456,13 +461,13 @@ def _build(w: Widget, status: Any) -> None:
     w.on(resume, "click", on_resume)
     w.on(method, "change", on_method)
 
-    # arrival: the run computed when the site was built
+    # arrival: the library's recorded run (shipped, made by lm-alignment --out)
     show_history(arrival["history"], arrival["config"]["steps"], dpo=False)
     show_samples(arrival["samples"][-1])
     show_table()
     js.rlhfRuntime.mark("lm-align arrival drawn")
     set_state(
         "arrival",
-        "Shown: a run computed when this site was built (PPO, beta = 0.01, the reward model of "
+        "Shown: the library's recorded run (PPO, beta = 0.01, the reward model of "
         "labellers who love long answers, 300 iterations). Press Train for your own.",
     )
