@@ -288,6 +288,47 @@ def test_sampling_frequencies_match_the_softmax():
         assert stats.chisquare(counts[kept], n * probs[kept]).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_sampling_with_rows_stopping_early_equals_sampling_without_a_cache(backend):
+    """Rows that write EOS leave the decoding batch (and its KV cache); the samples are still
+    those of the plain method: each step a full forward on every row's prefix, the next token
+    drawn by inverse CDF from one uniform per row of the batch (stopped rows included)."""
+    cfg, p = small_model(seed=9, V=7)
+    eos, pad = 2, 0
+    prompts = [[1, 3, 4], [5], [6, 1], [3, 3, 3, 1], [4, 5]]
+    params = p if backend == "numpy" else {k: torch.tensor(v) for k, v in p.items()}
+    for seed in range(8):
+        got = tr.sample(
+            params,
+            cfg,
+            prompts,
+            np.random.default_rng(seed),
+            max_new_tokens=7,
+            eos_id=eos,
+            pad_id=pad,
+            temperature=1.3,
+        )
+        rng = np.random.default_rng(seed)
+        rows = [list(q) for q in prompts]
+        stopped = [False] * len(rows)
+        for _ in range(7):
+            u = rng.random(len(rows))
+            for b, row in enumerate(rows):
+                if stopped[b]:
+                    continue
+                logits = tr.forward(p, cfg, np.array([row])).logits[0, -1]
+                cdf = np.cumsum(tr.sampling_probs(logits, 1.3))
+                token = int(min(np.searchsorted(cdf, u[b] * cdf[-1], side="right"), 6))
+                row.append(token)
+                stopped[b] = token == eos
+            if all(stopped):
+                break
+        assert got.responses() == [row[len(q) :] for row, q in zip(rows, prompts, strict=True)], (
+            seed
+        )
+    assert any(len(r) < 7 for r in got.responses())  # some rows did stop early
+
+
 def test_greedy_decoding_is_deterministic_and_follows_the_argmax():
     cfg, p = small_model(seed=5)
     prompts = [[1, 2], [3, 4, 5]]

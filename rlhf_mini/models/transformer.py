@@ -562,6 +562,18 @@ class KVCache:
     def capacity(self) -> int:
         return int(self.key_valid.shape[1])
 
+    def keep_rows(self, keep: np.ndarray) -> KVCache:
+        """A cache of the rows where ``keep`` (B,) is True, in their order (a copy)."""
+        rows = np.flatnonzero(keep)
+        if isinstance(self.k[0], np.ndarray):
+            k, v = [a[rows] for a in self.k], [a[rows] for a in self.v]
+        else:
+            xp = array_namespace(self.k[0])
+            index = xp.asarray(rows, device=self.k[0].device)
+            k = [xp.take(a, index, axis=0) for a in self.k]
+            v = [xp.take(a, index, axis=0) for a in self.v]
+        return KVCache(k, v, self.key_valid[rows], self.next_position[rows], self.length)
+
 
 @dataclass
 class Forward:
@@ -1086,23 +1098,20 @@ def _check_sampling(temperature: Any, top_k: Any) -> tuple[float, int | None]:
     return float(temperature), top_k
 
 
-def _decode_step(
-    params: dict[str, Any], config: GPTConfig, kv: KVCache, new: np.ndarray, real: np.ndarray
-) -> Any:
-    """Feed one new token per row (B,) through the model with the cache; h (B, 1, d).
+def _decode_step(params: dict[str, Any], config: GPTConfig, kv: KVCache, new: np.ndarray) -> Any:
+    """Feed one new (real) token per row (B,) through the model with the cache; h (B, 1, d).
 
-    ``real`` (B,) marks rows whose new token is a real token (False: padding after EOS).
     The checks of :func:`forward` are skipped: :func:`sample` made these ids itself.
     """
     w_te = params["wte.weight"]
     L = kv.length
-    kv.key_valid[:, L] = real
+    kv.key_valid[:, L] = True
     bias = host_to_backend(_attention_bias(kv.key_valid[:, : L + 1], 1, L), w_te, w_te.dtype)
     tok = host_to_backend(new[:, None].astype(np.intp), w_te)
     pos = host_to_backend(kv.next_position[:, None], w_te)
     h, _, _ = _trunk(_namespace(w_te), params, config, tok, pos, bias, kv)
     kv.length = L + 1
-    kv.next_position = kv.next_position + real
+    kv.next_position = kv.next_position + 1
     return h
 
 
@@ -1228,8 +1237,9 @@ def sample_steps(
     join the cache, so a step costs O(T) instead of re-running the whole prefix. Each next
     token is drawn from :func:`sampling_probs` of the last position's logits by inverse
     CDF (:func:`rlhf_mini.core.sampling.sample_categorical`) with one uniform per row from ``rng`` (on the CPU: the same draws for every
-    backend). A row stops at ``eos_id`` (later columns are padding); sampling ends when
-    every row has stopped or after ``max_new_tokens`` tokens.
+    backend). A row stops at ``eos_id`` (later columns are padding) and leaves the batch
+    that the next steps run (a batch whose rows stop early costs what its written tokens
+    cost); sampling ends when every row has stopped or after ``max_new_tokens`` tokens.
     """
     temperature, top_k = _check_sampling(temperature, top_k)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
@@ -1258,23 +1268,26 @@ def sample_steps(
     w_te = params["wte.weight"]
     kv = KVCache.empty(params, config, B, P + max_new_tokens)
     h = forward(params, config, tokens[:, :P], attn[:, :P], logits=False, kv_cache=kv).hidden
-    done = np.zeros(B, dtype=bool)
+    live = np.arange(B)  # the rows still writing, in the order of h and the cache's rows
     n = 0
     for step in range(max_new_tokens):
-        logits = matmul(h[:, -1, :], w_te.mT)  # (B, V): only the last position is needed
+        logits = matmul(h[:, -1, :], w_te.mT)  # (b, V): only the last position is needed
         probs = sampling_probs(logits, temperature, top_k)
-        nxt = sample_categorical(np, probs, rng.random((B, 1)))[:, 0]
-        alive = ~done
-        nxt = np.where(alive, nxt, pad_id)
+        # One uniform per row of the batch, also for rows that have stopped: the stream, so
+        # every sample, is what it would be if stopped rows were still run (and padded).
+        u = rng.random((B, 1))
+        nxt = sample_categorical(np, probs, u[live])[:, 0]  # (b,)
         col = P + step
-        tokens[:, col] = nxt
-        attn[:, col] = alive
-        done = done | (alive & (nxt == eos_id))
+        tokens[live, col] = nxt
+        attn[live, col] = 1
+        going = nxt != eos_id
         n = step + 1
-        if done.all() or step == max_new_tokens - 1:
+        if not going.any() or step == max_new_tokens - 1:
             break
         yield n
-        h = _decode_step(params, config, kv, nxt, alive)
+        if not going.all():  # rows that wrote EOS leave the batch (and the cache)
+            kv, live, nxt = kv.keep_rows(going), live[going], nxt[going]
+        h = _decode_step(params, config, kv, nxt)
     tokens, attn = tokens[:, : P + n], attn[:, : P + n]
     response = attn.copy()
     response[:, :P] = 0
