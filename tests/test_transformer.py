@@ -172,6 +172,41 @@ def test_logits_from_a_position_give_the_same_logits_and_gradients():
         tr.forward(params, cfg, tokens, logits_from=7)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_logits_mask_computes_those_logits_and_their_gradients_only(backend):
+    """forward(logits_mask=m) gives the logits where m is 1 and 0 elsewhere; backward then
+    equals the full backward with dlogits zeroed outside m (what it ignores there)."""
+    cfg = tr.GPTConfig(vocab_size=11, n_positions=16, n_embd=8, n_layer=2, n_head=2)
+    params = random_params(cfg, 6)
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(0, 11, size=(3, 7))
+    mask = left_padded_mask(3, 7, rng)
+    keep = rng.integers(0, 2, size=(3, 5))
+    keep[0] = 0  # a row without any logits
+    dlogits = rng.normal(size=(3, 5, 11))
+    dvalues = rng.normal(size=(3, 7))
+    full = tr.forward(params, cfg, tokens, mask, logits_from=2)
+    g_full = tr.backward(params, cfg, full.cache, dlogits * keep[:, :, None], dvalues=dvalues)
+    p = params if backend == "numpy" else {k: torch.tensor(v) for k, v in params.items()}
+    part = tr.forward(p, cfg, tokens, mask, logits_from=2, logits_mask=keep)
+    g_part = tr.backward(p, cfg, part.cache, _like(p, dlogits), dvalues=_like(p, dvalues))
+    np.testing.assert_allclose(_np(part.logits), full.logits * keep[:, :, None], rtol=1e-12)
+    for name in params:
+        np.testing.assert_allclose(_np(g_part[name]), g_full[name], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="logits_mask must have shape"):
+        tr.forward(params, cfg, tokens, mask, logits_from=2, logits_mask=keep[:, 1:])
+    with pytest.raises(ValueError, match="logits_mask must hold only 0 and 1"):
+        tr.forward(params, cfg, tokens, mask, logits_from=2, logits_mask=2 * keep)
+
+
+def _like(params, x):
+    return x if isinstance(params["wte.weight"], np.ndarray) else torch.tensor(x)
+
+
+def _np(x):
+    return x if isinstance(x, np.ndarray) else x.numpy()
+
+
 def test_the_browsers_tanh_is_tanh(monkeypatch):
     """In Pyodide GELU's tanh is computed from exp (faster there): the same function."""
     z = np.concatenate([np.linspace(-30, 30, 2001), [0.0, 1e-9, -1e-9]])

@@ -636,6 +636,7 @@ def forward(
     *,
     logits: bool = True,
     logits_from: int = 0,
+    logits_mask: Any = None,
     kv_cache: KVCache | None = None,
 ) -> Forward:
     """Run the model on a batch of token ids.
@@ -659,6 +660,11 @@ def forward(
         (e.g. only those that predict a response: the prompt's are never used); the tied
         output head is the largest matrix product of this model. :func:`backward` then takes
         ``dlogits`` of those positions.
+    logits_mask : (B, T - logits_from) array of 0/1, optional
+        Compute the logits only where 1 and leave 0 elsewhere (e.g. the positions that
+        predict a real response token, not the padding after a short response): the head's
+        products then cost what the masked positions cost. :func:`backward` ignores
+        ``dlogits`` outside the mask.
     kv_cache : KVCache, optional
         Continue from the cached keys and values (incremental decoding; no backward).
 
@@ -675,6 +681,7 @@ def forward(
             attention_mask,
             logits=logits,
             logits_from=logits_from,
+            logits_mask=logits_mask,
             kv_cache=kv_cache,
         )
     )
@@ -688,6 +695,7 @@ def forward_steps(
     *,
     logits: bool = True,
     logits_from: int = 0,
+    logits_mask: Any = None,
     kv_cache: KVCache | None = None,
 ) -> Generator[str, None, Forward]:
     """:func:`forward` in slices: a generator that yields ``"block"`` after each transformer
@@ -721,8 +729,8 @@ def forward_steps(
         kv_cache.next_position = positions[:, -1] + mask[:, -1]
     if not 0 <= logits_from < T:
         raise ValueError(f"logits_from must be in [0, {T}), got {logits_from}")
-    # tied output head: logits = h wte^T
-    out_logits = matmul(h[:, logits_from:], w_te.mT) if logits else None
+    rows = None if logits_mask is None else _logit_rows(logits_mask, w_te, B, T - logits_from)
+    out_logits = _output_head(xp, h[:, logits_from:], w_te, rows) if logits else None
     heads = {}
     for head in HEADS:
         if f"{head}_head.weight" in params:
@@ -736,8 +744,32 @@ def forward_steps(
         "hidden": h,
         "incremental": kv_cache is not None,
         "logits_from": logits_from,
+        "logit_rows": rows,
     }
     return Forward(out_logits, heads.get("value"), heads.get("reward"), h, cache)
+
+
+def _logit_rows(logits_mask: Any, like: Any, B: int, T: int) -> Any:
+    """The flat indices (into B * T positions) where ``logits_mask`` (B, T) is 1."""
+    m = np.asarray(to_numpy(logits_mask))
+    if m.shape != (B, T):
+        raise ValueError(f"logits_mask must have shape {(B, T)}, got {m.shape}")
+    if not np.all((m == 0) | (m == 1)):
+        raise ValueError("logits_mask must hold only 0 and 1")
+    return host_to_backend(np.flatnonzero(m).astype(np.intp), like)
+
+
+def _output_head(xp: Any, h: Any, w_te: Any, rows: Any) -> Any:
+    """The tied output head, logits = h wte^T: (B, T, d) -> (B, T, V); with ``rows`` (flat
+    position indices) only those positions' logits, 0 elsewhere."""
+    if rows is None:
+        return matmul(h, w_te.mT)
+    B, T, d = h.shape
+    V = w_te.shape[0]
+    picked = matmul(xp.take(xp.reshape(h, (B * T, d)), rows, axis=0), w_te.mT)  # (n, V)
+    out = xp.zeros((B * T, V), dtype=picked.dtype, device=getattr(picked, "device", None))
+    out[rows] = picked  # numpy and torch index assignment (the backends this module runs)
+    return xp.reshape(out, (B, T, V))
 
 
 def _trunk(
@@ -822,7 +854,8 @@ def backward(
     Parameters
     ----------
     dlogits : (B, T - logits_from, V), optional
-        (the positions the forward pass computed logits for)
+        (the positions the forward pass computed logits for; outside its ``logits_mask``,
+        if it had one, ignored)
     dvalues, drewards : (B, T), optional
         dL/dvalues and dL/drewards (e.g. nonzero only at each sequence's last token for a
         reward model). A head whose gradient is None gets a zero gradient.
@@ -865,10 +898,19 @@ def backward_steps(
     if dlogits is not None:
         k = cache["logits_from"]  # the logits began at this position
         _check_grad_shape(dlogits, (B, T - k, config.vocab_size), "dlogits")
-        dh_head = matmul(dlogits, w_te)  # (B, T - k, d)
-        dh = dh_head if k == 0 else xp.concat([xp.zeros_like(h[:, :k]), dh_head], axis=1)
         h_k = h2 if k == 0 else xp.reshape(h[:, k:], (B * (T - k), d))
-        dwte = matmul(xp.reshape(dlogits, (B * (T - k), config.vocab_size)).mT, h_k)  # (V, d)
+        dl = xp.reshape(dlogits, (B * (T - k), config.vocab_size))
+        rows = cache["logit_rows"]
+        if rows is None:
+            dh_head = matmul(dl, w_te)  # (B (T - k), d)
+            dwte = matmul(dl.mT, h_k)  # (V, d)
+        else:  # only the positions whose logits were computed
+            dl, h_rows = xp.take(dl, rows, axis=0), xp.take(h_k, rows, axis=0)  # (n, V), (n, d)
+            dh_head = xp.zeros_like(h_k)
+            dh_head[rows] = matmul(dl, w_te)
+            dwte = matmul(dl.mT, h_rows)
+        dh_head = xp.reshape(dh_head, (B, T - k, d))
+        dh = dh_head if k == 0 else xp.concat([xp.zeros_like(h[:, :k]), dh_head], axis=1)
     for head, dhead in (("value", dvalues), ("reward", drewards)):
         name = f"{head}_head"
         if f"{name}.weight" not in params:

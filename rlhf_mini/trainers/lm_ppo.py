@@ -75,6 +75,7 @@ from rlhf_mini.trainers.lm_samples import (
     response_log_probs,
     response_log_probs_grad,
     response_log_softmax,
+    response_logits_mask,
     response_logits_steps,
     sample_slices,
     score_steps,
@@ -486,6 +487,7 @@ class LMPPORun:
                 batch.tokens[rows],
                 batch.attention_mask[rows],
                 logits_from=P - 1,
+                logits_mask=response_logits_mask(batch)[rows],
             )
             yield "forward"
 
