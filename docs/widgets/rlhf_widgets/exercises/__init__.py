@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from rlhf_widgets.exercises import (
+    beyond_ppo,
     dpo,
     pipeline,
     playground,
@@ -37,6 +38,7 @@ EXERCISES: dict[str, Exercise] = {
         dpo,
         playground,
         takeaways,
+        beyond_ppo,
     )
     for ex in module.EXERCISES
 }
