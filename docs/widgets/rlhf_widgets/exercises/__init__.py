@@ -16,6 +16,7 @@ from typing import Any
 from rlhf_widgets.exercises import (
     beyond_ppo,
     dpo,
+    language_model,
     pipeline,
     playground,
     ppo,
@@ -39,6 +40,7 @@ EXERCISES: dict[str, Exercise] = {
         playground,
         takeaways,
         beyond_ppo,
+        language_model,
     )
     for ex in module.EXERCISES
 }
