@@ -6,7 +6,7 @@
 - A failure is explained in words (the input, the expected and the returned value, a tip),
   never as a bare traceback: syntax errors, exceptions, a missing function, a forbidden call
   of the library's own version, a loop that never ends.
-- Each lesson 1-8 places two or three exercises, each exactly once.
+- Each lesson 1-10 places two or three exercises, each exactly once.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def test_wrong_solution_fails_with_a_message_in_words(exercise_id, k):
 
 
 def test_every_exercise_has_wrong_solutions_and_two_or_three_per_lesson():
-    lessons = sorted(p.stem for p in (ROOT / "docs" / "lessons").glob("0[1-8]-*.md"))
-    assert len(lessons) == 8
+    lessons = sorted(p.stem for p in (ROOT / "docs" / "lessons").glob("[0-9][0-9]-*.md"))
+    assert len(lessons) == 10
     per_lesson = {lesson: [] for lesson in lessons}
     for ex in EXERCISES.values():
         per_lesson[ex.lesson].append(ex.id)
@@ -85,6 +85,21 @@ def test_each_exercise_is_placed_once_in_its_lesson_in_order():
         placed = PLACEHOLDER.findall(path.read_text(encoding="utf-8"))
         expected = [ex.id for ex in EXERCISES.values() if ex.lesson == path.stem]
         assert placed == expected, path.name
+
+
+def test_the_exercises_load_the_language_model_only_when_its_exercise_is_checked():
+    """Every lesson page imports the whole exercises package; the transformer (lesson 10's
+    reference) is imported by the first check that needs it, not with the package."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'docs' / 'widgets')!r})\n"
+        "from rlhf_widgets.exercises import EXERCISES, run_check\n"
+        "before = 'rlhf_mini.models.transformer' in sys.modules\n"
+        "ok = run_check('lm-sequence-logp', EXERCISES['lm-sequence-logp'].solution, 0).ok\n"
+        "print(before, ok, 'rlhf_mini.models.transformer' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("exercise_id", IDS)

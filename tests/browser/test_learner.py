@@ -80,7 +80,7 @@ def test_every_exercise_is_checked_in_the_browsers_python(lesson):
            })""",
         [[ex.id, ex.solution, ex.wrong[0].code] for ex in EXERCISES.values()],
     )
-    assert len(results) == len(EXERCISES) == 20
+    assert len(results) == len(EXERCISES) == 25
     for exercise_id, right_ok, right_msg, wrong_ok, wrong_msg, labels in results:
         assert right_ok, f"{exercise_id}: {right_msg}"
         assert not wrong_ok, f"{exercise_id}: the wrong solution passed"

@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 from rlhf_widgets.exercises import (
+    beyond_ppo,
     dpo,
+    language_model,
     pipeline,
     playground,
     ppo,
@@ -37,6 +39,8 @@ EXERCISES: dict[str, Exercise] = {
         dpo,
         playground,
         takeaways,
+        beyond_ppo,
+        language_model,
     )
     for ex in module.EXERCISES
 }
