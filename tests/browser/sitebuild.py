@@ -82,6 +82,10 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 class _Threads(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver listens with a backlog of 5; a page, its Python runtime and the service
+    # worker's parallel downloads open more connections at once, and on a busy machine a
+    # full backlog drops them (the browser retries a second later, or a fetch fails).
+    request_queue_size = 64
 
     def handle_error(self, request, client_address):
         # A browser closed mid-download (a page left, a benchmark's browser closed while the

@@ -443,14 +443,27 @@ def _watched(page) -> list[str]:
     return errors
 
 
-def _offline_status(page, until, timeout_s: float = 120.0) -> dict:
-    """The service worker's status once ``until(status)`` holds (polled every 0.25 s)."""
-    deadline = time.monotonic() + timeout_s
+def _offline_status(page, until, timeout_s: float = 120.0, recheck_s: float | None = None) -> dict:
+    """The service worker's status once ``until(status)`` holds (polled every 0.25 s).
+
+    With ``recheck_s``, every that many seconds the page asks the browser to look for a new
+    sw.js again (``registration.update()``), as the reader's next navigation would: the
+    browser checks once per navigation, and an install that failed (a download refused
+    on a busy machine) waits for the next check.
+    """
+    start = time.monotonic()
+    deadline, recheck = start + timeout_s, start + (recheck_s or timeout_s)
     while True:
         status = page.evaluate("async () => await rlhfOffline.status()")
         if until(status):
             return status
         assert time.monotonic() < deadline, f"offline status never got there: {status}"
+        if recheck_s and time.monotonic() > recheck:
+            page.evaluate(
+                "async () => { const r = await navigator.serviceWorker.getRegistration();"
+                " if (r) await r.update().catch(() => null); }"
+            )
+            recheck = time.monotonic() + recheck_s
         page.wait_for_timeout(250)
 
 
@@ -499,7 +512,7 @@ def test_a_new_build_is_served_on_reload_and_replaces_the_old_cache(sw_context, 
     assert new != old
     page.reload()
     assert page.locator("#new-build").count() == 1  # pages come from the network first
-    _offline_status(page, lambda s: s["build"] == new)  # the new worker took over
+    _offline_status(page, lambda s: s["build"] == new, recheck_s=20)  # the new worker took over
     status = _wait_offline_ready(page)  # the runtime carried over from the old cache
     assert status["build"] == new
     deadline = time.monotonic() + 30
