@@ -215,6 +215,7 @@ class _Rollout:
     advantages: Any  # (B, R), whitened
     returns: Any  # (B, R)
     forward: Any  # the forward pass of pi_old on the batch (its cache serves the first step)
+    log_softmax: Any  # (B, R, V) log pi_old(. | s_t), as the first step's log pi_theta
     metrics: dict[str, float]
 
 
@@ -439,7 +440,7 @@ class LMPPORun:
             k: measured[k] for k in ("proxy_reward", "gold_utility", "kl", "response_length")
         }
         metrics["entropy"] = entropy
-        return _Rollout(batch, mask, logp_old, advantages, returns, out, metrics)
+        return _Rollout(batch, mask, logp_old, advantages, returns, out, lsm, metrics)
 
     def _update(self, rollout: _Rollout) -> Generator[str, None, dict[str, float]]:
         """``update_epochs`` passes over minibatches of whole responses."""
@@ -478,7 +479,7 @@ class LMPPORun:
         P = batch.prompt_length
         if reuse:
             take = slice(None)
-            out = rollout.forward
+            out, lsm = rollout.forward, rollout.log_softmax
         else:
             take = tr.host_to_backend(rows.astype(np.intp), model.params["wte.weight"])
             out = yield from tr.forward_steps(
@@ -490,6 +491,7 @@ class LMPPORun:
                 logits_mask=response_logits_mask(batch)[rows],
             )
             yield "forward"
+            lsm = response_log_softmax(out.logits)  # (b, R, V), computed once
 
         def pick(a: Any) -> Any:
             return a if reuse else xp.take(a, take, axis=0)
@@ -502,7 +504,6 @@ class LMPPORun:
         )
         n = float(xp.sum(mask))
         tokens = batch.tokens if reuse else batch.tokens[rows]
-        lsm = response_log_softmax(out.logits)  # (b, R, V), computed once
         logp = response_log_probs(out.logits, tokens, P, log_probs=lsm)
         # policy: the clipped surrogate, averaged over the response tokens
         loss = float(xp.sum(ppo_clip_loss(logp, logp_old, adv, cfg.clip_eps) * mask)) / n
