@@ -22,7 +22,9 @@ def _torch_grpo_loss(torch, logits, tokens, P, logp_old, logp_ref, adv, mask, be
     lsm = torch.log_softmax(logits[:, :-1], dim=-1)  # (B, R, V)
     logp = torch.gather(lsm, 2, tokens[:, P:, None])[..., 0]  # (B, R)
     ratio = torch.exp(logp - logp_old)
-    surrogate = torch.minimum(ratio * adv[:, None], torch.clamp(ratio, 1 - lo, 1 + hi) * adv[:, None])
+    surrogate = torch.minimum(
+        ratio * adv[:, None], torch.clamp(ratio, 1 - lo, 1 + hi) * adv[:, None]
+    )
     r = torch.exp(logp_ref - logp)
     per_token = -surrogate + beta * (r - (logp_ref - logp) - 1)
     n = logits.shape[0]
@@ -99,9 +101,9 @@ def test_the_gradient_through_the_transformer_matches_finite_differences():
             minus = {k: v.copy() for k, v in params.items()}
             plus[name][idx] += eps
             minus[name][idx] -= eps
-            fd = (_loss_and_grads(run, groups, plus)[0] - _loss_and_grads(run, groups, minus)[0]) / (
-                2 * eps
-            )
+            fd = (
+                _loss_and_grads(run, groups, plus)[0] - _loss_and_grads(run, groups, minus)[0]
+            ) / (2 * eps)
             assert grads[name][idx] == pytest.approx(fd, rel=1e-4, abs=1e-9), (name, idx)
 
 
@@ -136,13 +138,16 @@ def _mean_gold(policy, world, seed=123, reps=8):
     prompts = [world.prompt(x).phrasings[0] for x in ids]
     batch = tr.run_steps(sample_slices(policy, prompts, np.random.default_rng(seed)))
     texts = [policy.tokenizer.decode(r) for r in batch.responses()]
-    return float(np.mean([rm.gold_utility(x, y, world=world) for x, y in zip(ids, texts)]))
+    return float(
+        np.mean([rm.gold_utility(x, y, world=world) for x, y in zip(ids, texts, strict=True)])
+    )
 
 
 def test_grpo_on_the_gold_utility_raises_it_at_a_fixed_seed():
-    # 100 iterations of 4 prompts x 4 responses, a step twice the default's; measured on 112
-    # responses to the 14 prompts, with the same random numbers before and after
-    res = train_lm_grpo(steps=100, n_prompts=4, group_size=4, lr=2e-4, reward="gold", seed=0)
+    # 60 iterations of 4 prompts x 4 responses at 3x the default step; measured on 112
+    # responses to the 14 prompts, with the same random numbers before and after (other
+    # measuring seeds give gains of 0.4 to 1.1)
+    res = train_lm_grpo(steps=60, n_prompts=4, group_size=4, lr=3e-4, reward="gold", seed=0)
     h = res.history
     assert h["reward"] == h["gold_utility"]  # RLVR: the reward optimised is the gold utility
     assert h["kl"][0] == pytest.approx(0.0, abs=1e-5)  # the first samples are pi_ref's own
@@ -151,8 +156,8 @@ def test_grpo_on_the_gold_utility_raises_it_at_a_fixed_seed():
     after = _mean_gold(res.policy, world)
     print(f"gold utility {before:.3f} -> {after:.3f}, KL {np.mean(h['kl'][-10:]):.2f}")
     assert after > before + 0.5, (before, after)
-    assert np.mean(h["kl"][-10:]) < 5.0  # the k3 penalty holds the policy near the SFT model
-    assert h["clip_fraction"] == [0.0] * 100  # one step per batch: rho = 1, nothing clipped
+    assert np.mean(h["kl"][-10:]) < 5.0  # within a few nats of the SFT model
+    assert h["clip_fraction"] == [0.0] * 60  # one step per batch: rho = 1, nothing clipped
 
 
 def test_numpy_and_torch_give_the_same_run():
