@@ -108,7 +108,7 @@ class LMGRPOConfig(TrainerConfig):
     reward: str = field(default="gold", metadata={"choices": REWARDS})
     """What is maximised: the gold utility (a checkable rule set: RLVR) or a shipped reward model."""
     beta: float = 0.04
-    """Weight of the k3 KL penalty against the SFT reference, in the loss (TRL's old default)."""
+    """Weight of the k3 KL penalty against the SFT reference, in the loss (DeepSeekMath used 0.04)."""
     steps: int = 100
     """Iterations: a group of responses per prompt and update_epochs steps each."""
     n_prompts: int = 4
