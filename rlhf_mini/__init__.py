@@ -120,6 +120,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and editors
     from rlhf_mini.models.language_model import LanguageModel, load_language_model
     from rlhf_mini.models.transformer import GPTConfig
     from rlhf_mini.trainers.lm_dpo import LMDPOConfig, LMDPOResult, LMDPORun, train_lm_dpo
+    from rlhf_mini.trainers.lm_grpo import LMGRPOConfig, LMGRPOResult, LMGRPORun, train_lm_grpo
     from rlhf_mini.trainers.lm_ppo import LMPPOConfig, LMPPOResult, LMPPORun, train_lm_ppo
     from rlhf_mini.trainers.lm_pretrain import (
         LMPretrainConfig,
@@ -160,6 +161,10 @@ _LAZY = {
     "LMDPOResult": "rlhf_mini.trainers.lm_dpo",
     "LMDPORun": "rlhf_mini.trainers.lm_dpo",
     "train_lm_dpo": "rlhf_mini.trainers.lm_dpo",
+    "LMGRPOConfig": "rlhf_mini.trainers.lm_grpo",
+    "LMGRPOResult": "rlhf_mini.trainers.lm_grpo",
+    "LMGRPORun": "rlhf_mini.trainers.lm_grpo",
+    "train_lm_grpo": "rlhf_mini.trainers.lm_grpo",
     "LMPPOConfig": "rlhf_mini.trainers.lm_ppo",
     "LMPPOResult": "rlhf_mini.trainers.lm_ppo",
     "LMPPORun": "rlhf_mini.trainers.lm_ppo",
@@ -219,6 +224,9 @@ __all__ = [
     "LMDPOConfig",
     "LMDPOResult",
     "LMDPORun",
+    "LMGRPOConfig",
+    "LMGRPOResult",
+    "LMGRPORun",
     "LMPPOConfig",
     "LMPPOResult",
     "LMPPORun",
@@ -318,6 +326,7 @@ __all__ = [
     "train_grpo",
     "train_language_model",
     "train_lm_dpo",
+    "train_lm_grpo",
     "train_lm_ppo",
     "train_lm_reward_model",
     "train_ppo",

@@ -17,6 +17,7 @@ CONFIGS = [
     rm.DPOConfig,
     rm.LMPPOConfig,
     rm.LMDPOConfig,
+    rm.LMGRPOConfig,
     rm.GRPOConfig,
     rm.RLOOConfig,
 ]
@@ -71,6 +72,21 @@ def _runs(comparisons):
             lambda cfg: rm.train_lm_ppo(**cfg),
         ),
         (
+            "lm_grpo",
+            rm.train_lm_grpo(
+                steps=2,
+                beta=0.1,
+                n_prompts=2,
+                group_size=2,
+                max_new_tokens=8,
+                update_epochs=2,
+                clip_eps_high=0.28,
+                loss_type="dr_grpo",
+                seed=6,
+            ),
+            lambda cfg: rm.train_lm_grpo(**cfg),
+        ),
+        (
             "lm_dpo",
             rm.train_lm_dpo(
                 text_pairs, steps=2, batch_size=2, eval_every=1, eval_size=2, max_new_tokens=8
@@ -115,6 +131,7 @@ def _config_of(name):
         "dpo": rm.DPOConfig(),
         "lm_ppo": rm.LMPPOConfig(),
         "lm_dpo": rm.LMDPOConfig(),
+        "lm_grpo": rm.LMGRPOConfig(),
         "grpo": rm.GRPOConfig(),
         "rloo": rm.RLOOConfig(),
     }[name]
@@ -146,6 +163,7 @@ def test_every_field_has_a_doc_line_and_a_default(cls):
         (["dpo"], rm.DPOConfig),
         (["lm-ppo"], rm.LMPPOConfig),
         (["lm-dpo"], rm.LMDPOConfig),
+        (["lm-grpo"], rm.LMGRPOConfig),
         (["grpo"], rm.GRPOConfig),
         (["rloo"], rm.RLOOConfig),
     ],
@@ -168,9 +186,12 @@ def test_the_command_line_offers_every_setting_with_the_configs_default(command,
         assert shown in flags[f.name].help, (f.name, flags[f.name].help)
     choices = flags.get("loss_type")
     if choices is not None:
-        # read from the library: the language model's DPO offers the dpo_loss family
+        # read from the library: the language model's DPO offers the dpo_loss family, its
+        # GRPO the grpo_loss aggregations
         if cls is rm.LMDPOConfig:
             assert tuple(choices.choices) == rm.DPO_LOSS_TYPES
+        elif cls is rm.LMGRPOConfig:
+            assert tuple(choices.choices) == rm.GRPO_LOSS_TYPES
         else:
             assert tuple(choices.choices) == rm.PREFERENCE_LOSS_TYPES
             assert set(rm.DPO_LOSS_TYPES) | {"kto", "simpo", "orpo"} == set(choices.choices)

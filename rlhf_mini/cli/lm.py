@@ -4,6 +4,7 @@
     rlhf-mini lm-sample          sample responses of the base or SFT model, rated by the gold rules
     rlhf-mini lm-reward-model    train a reward model on the SFT trunk from simulated comparisons
     rlhf-mini lm-ppo             PPO against a shipped reward model, one run per beta
+    rlhf-mini lm-grpo            GRPO against the gold utility (RLVR) or a reward model, one run per beta
     rlhf-mini lm-dpo             DPO on a shipped reward model's own comparisons
     rlhf-mini lm-alignment       the record of runs the lesson shows (write it with --out)
     rlhf-mini lm-export          the model as a transformers GPT-2 checkpoint (bridge extra)
@@ -38,6 +39,7 @@ __all__ = [
     "cmd_lm_alignment",
     "cmd_lm_dpo",
     "cmd_lm_export",
+    "cmd_lm_grpo",
     "cmd_lm_ppo",
     "cmd_lm_pretrain",
     "cmd_lm_reward_model",
@@ -53,6 +55,7 @@ def register(subparsers: Any) -> None:
     defaults live in one place, the config dataclass.
     """
     from rlhf_mini.trainers.lm_dpo import LMDPOConfig
+    from rlhf_mini.trainers.lm_grpo import LMGRPOConfig
     from rlhf_mini.trainers.lm_ppo import LMPPOConfig
     from rlhf_mini.trainers.lm_pretrain import LMPretrainConfig
     from rlhf_mini.trainers.lm_reward_model import LMRewardConfig
@@ -99,6 +102,13 @@ def register(subparsers: Any) -> None:
     p = command("lm-ppo", "PPO on the language model against a reward model, one run per beta.")
     add_config_options(p, ("", LMPPOConfig), many=("beta",))
     p.set_defaults(run=cmd_lm_ppo)
+
+    p = command(
+        "lm-grpo",
+        "GRPO on the language model against the gold utility or a reward model, one run per beta.",
+    )
+    add_config_options(p, ("", LMGRPOConfig), many=("beta",))
+    p.set_defaults(run=cmd_lm_grpo)
 
     p = command("lm-dpo", "DPO on the language model, on a reward model's own comparisons.")
     add_config_options(p, ("", LMDPOConfig))
@@ -412,6 +422,42 @@ def cmd_lm_ppo(args: argparse.Namespace) -> tuple[Any, str, Any]:
             rows,
             f"PPO on the language model against the {config.reward_model} reward model, "
             f"{config.steps} iterations, seed {config.seed} (means of the last 10 iterations)",
+        )
+    ]
+    for beta, res in runs:
+        lines += ["", _samples_table(res.samples[-1], f"beta {beta:g}: samples at the end")]
+    result = {"runs": [{"beta": beta, **res.to_dict()} for beta, res in runs]}
+    return result, "\n".join(lines), _plot_runs([(f"beta={b:g}", r.history) for b, r in runs])
+
+
+def cmd_lm_grpo(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """One GRPO run per beta (same seed, same reward)."""
+    from rlhf_mini.experiments.lm_alignment import smooth
+    from rlhf_mini.trainers.lm_grpo import LMGRPOConfig, train_lm_grpo
+
+    options = given(args, field_names(LMGRPOConfig))
+    betas = options.pop("beta", [LMGRPOConfig.beta])
+    config = LMGRPOConfig.from_options(**options)
+    bar = progress(config.steps * len(betas), "lm-grpo")
+    runs = []
+    for beta in betas:
+        res = train_lm_grpo(config, beta=beta, callback=lambda step, metrics: bar.update(1))
+        runs.append((beta, res))
+    bar.close()
+    curves = ("reward", *_CURVES)
+    rows = []
+    for beta, res in runs:
+        last = smooth(res.history)[-1]  # the mean of the last 10 iterations
+        first = {k: res.history[k][0] for k in curves}
+        rows.append([beta, *(f"{first[k]:.3g} -> {last[k]:.3g}" for k in curves)])
+    reward = "the gold utility" if config.reward == "gold" else f"the {config.reward} reward model"
+    lines = [
+        table(
+            ["beta", *curves],
+            rows,
+            f"GRPO on the language model against {reward}, {config.steps} iterations of "
+            f"{config.n_prompts} prompts x {config.group_size} responses, seed {config.seed} "
+            "(first iteration -> mean of the last 10)",
         )
     ]
     for beta, res in runs:
