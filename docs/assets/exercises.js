@@ -44,7 +44,7 @@
     return window.rlhfRuntime ? window.rlhfRuntime.state() : "failed";
   }
 
-  function setup(ex) {
+  function setup(ex, signal) {
     if (ex.hasAttribute("data-exercise-ready")) return;
     var id = ex.getAttribute("data-exercise");
     var starterHash = ex.getAttribute("data-starter-hash");
@@ -237,14 +237,15 @@
       }, 0);
     });
 
-    document.addEventListener("rlhf:ready", syncCheck);
-    document.addEventListener("rlhf:failed", syncCheck);
+    document.addEventListener("rlhf:ready", syncCheck, { signal: signal });
+    document.addEventListener("rlhf:failed", syncCheck, { signal: signal });
     syncCheck();
     ex.setAttribute("data-exercise-ready", "true");
   }
 
-  function setupAll() { document.querySelectorAll(".rlhf-exercise").forEach(setup); }
-  // After boot.js has added the Run bars (it listens for DOMContentLoaded first).
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setupAll);
-  else setupAll();
+  // This page's exercises, and those of each page swapped in later (navigation.js), after
+  // boot.js has added the Run bars (it registered its per-page setup first).
+  window.rlhfPages.each(function (signal) {
+    document.querySelectorAll(".rlhf-exercise").forEach(function (ex) { setup(ex, signal); });
+  });
 })();

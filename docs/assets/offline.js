@@ -176,6 +176,5 @@
     }
     panel(box);
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  window.rlhfPages.each(start); // this page and each page swapped in later (navigation.js)
 })();

@@ -146,7 +146,7 @@
   }
 
   // --- under a lesson's title ---------------------------------------------------------------
-  function showLessonProgress(lesson) {
+  function showLessonProgress(lesson, signal) {
     var h1 = document.querySelector(".md-content h1");
     if (!h1) return;
     var line = el("p", { class: "rlhf-lesson-progress", "data-output": "lesson-progress" });
@@ -162,11 +162,11 @@
       line.setAttribute("data-value", JSON.stringify(s));
     }
     update();
-    document.addEventListener("rlhf:progress", update);
+    document.addEventListener("rlhf:progress", update, { signal: signal });
   }
 
   // --- the home page's table ----------------------------------------------------------------
-  function showCourseProgress(box, outline) {
+  function showCourseProgress(box, outline, signal) {
     box.replaceChildren();
     var summary = el("p", { "data-output": "course-summary" });
     var table = el("table", { class: "rlhf-progress-table" });
@@ -249,21 +249,22 @@
       resetButton.focus();
     });
     update();
-    document.addEventListener("rlhf:progress", update);
+    document.addEventListener("rlhf:progress", update, { signal: signal });
   }
 
-  function start() {
+  function start(signal) {
     var outline = course();
     if (!outline) return;
     var url = pageUrl();
     var lesson = outline.lessons.filter(function (l) { return l.url === url; })[0];
     if (lesson) {
       api.set("visit:" + lesson.url, { at: Date.now() });
-      showLessonProgress(lesson);
+      showLessonProgress(lesson, signal);
     }
     var box = document.querySelector("[data-progress='course']");
-    if (box) showCourseProgress(box, outline);
+    if (box) showCourseProgress(box, outline, signal);
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // this page, and each page swapped in later (navigation.js): the listeners of a page go
+  // with it (signal)
+  window.rlhfPages.each(start);
 })();

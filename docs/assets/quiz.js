@@ -54,7 +54,6 @@
     }
     quiz.setAttribute("data-quiz-ready", "true");
   }
-  function setupAll() { document.querySelectorAll(".rlhf-quiz").forEach(setup); }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setupAll);
-  else setupAll();
+  // this page's quizzes, and those of each page swapped in later (navigation.js)
+  window.rlhfPages.each(function () { document.querySelectorAll(".rlhf-quiz").forEach(setup); });
 })();

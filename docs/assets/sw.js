@@ -19,7 +19,7 @@
  * site (no other cache of the origin). Anything fetched is checked against its hash before it
  * is kept: a deploy landing in the middle of a download is never cached under the old name.
  *
- * Serving: pages network first, revalidated (a conditional request: the server answers 304
+ * Serving: pages (navigated to, or fetched to be swapped in) network first, revalidated (a conditional request: the server answers 304
  * when nothing changed), so a reader online always gets the newest pages, and the cached copy
  * when the network fails or takes longer than NETWORK_TIMEOUT_MS; every other file of the manifest from the cache first (its URL and content belong to
  * this build), else from the network, kept for next time. Requests outside the manifest go
@@ -117,20 +117,22 @@ function fill(files, onProgress, strict) {
   });
 }
 
+/* One listing of the cache, not a lookup per file: a page polling the status must not keep
+ * this worker busy (the browser activates a new build's worker only once the old one is idle;
+ * a lookup per file, under load, took longer than a poll's interval). */
 function status() {
-  return openCache().then(function (cache) {
+  return openCache().then(function (cache) { return cache.keys(); }).then(function (requests) {
+    var kept = {};
+    requests.forEach(function (r) { kept[r.url] = true; });
     var groups = {};
-    return Promise.all(MANIFEST.files.map(function (f) {
+    MANIFEST.files.forEach(function (f) {
       var g = groups[f.group] || (groups[f.group] = { cached: 0, total: 0, bytes: 0, totalBytes: 0 });
       g.total += 1;
       g.totalBytes += f.size;
-      return cache.match(keyOf(f)).then(function (hit) {
-        if (hit) { g.cached += 1; g.bytes += f.size; }
-      });
-    })).then(function () {
-      var complete = Object.keys(groups).every(function (k) { return groups[k].cached === groups[k].total; });
-      return { build: MANIFEST.build, groups: groups, complete: complete };
+      if (kept[keyOf(f)]) { g.cached += 1; g.bytes += f.size; }
     });
+    var complete = Object.keys(groups).every(function (k) { return groups[k].cached === groups[k].total; });
+    return { build: MANIFEST.build, groups: groups, complete: complete };
   });
 }
 
@@ -225,16 +227,23 @@ function fromCacheFirst(event, f) {
   });
 }
 
+/** A page of the site (the home page's URL is "" or "index.html", the others end in "/"). */
+function isPage(f) {
+  return f.url === "" || f.url === "index.html" || /\/$/.test(f.url) || f.url === "404.html";
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   if (request.method !== "GET") return;
   var url = request.url.split("#")[0];
   if (url.indexOf(SCOPE) !== 0) return;
-  if (request.mode === "navigate") {
+  var f = byUrl[url];
+  // A page: network first, whether the browser navigates to it or navigation.js fetches it
+  // to swap it in (Material's instant navigation).
+  if (request.mode === "navigate" || (f && isPage(f))) {
     event.respondWith(navigate(event));
     return;
   }
-  var f = byUrl[url];
   if (!f || request.headers.has("range")) return; // not this build's: the network, as usual
   event.respondWith(fromCacheFirst(event, f));
 });

@@ -29,12 +29,13 @@ SW = "sw.js"
 MARKER = 'var MANIFEST = { build: "unbuilt", files: [] };'
 
 _SKIP = re.compile(
-    r"(\.map|\.gz|^sitemap\.xml|^objects\.inv|^assets/javascripts/lunr/min/.*"
+    r"(\.map|\.gz|^objects\.inv|^assets/javascripts/lunr/min/.*"
     r"|^assets/vendor/katex/fonts/.*\.(woff|ttf)|^assets/sw\.js)$"
 )
 _RUNTIME = re.compile(r"^assets/(runtime|vendor/chart\.js)/")
 _CORE = re.compile(
     r"^(index\.html|lessons/.*|figures/.*|search/search_index\.json|assets/[^/]+\.(js|css)"
+    r"|sitemap\.xml"  # Material's instant navigation reads it on every page load
     r"|assets/(stylesheets|javascripts|images|vendor/katex)/.*)$"
 )
 _REF = re.compile(r'(?:src|href)="([^"#]+\?h=[0-9a-f]+)"')

@@ -10,8 +10,9 @@ what a page with Python loads (see ``tools/runtime/__init__.py``). This hook:
    was built, or when a file no longer has its hash (``on_config``);
 2. adds every file to the site at its path (``on_files``; MkDocs copies them, ``mkdocs
    serve`` serves them);
-3. adds to each page's ``<head>`` the site's stylesheet and quiz script, and on pages with a
-   widget or runnable lesson code: preloads, a small JSON description of the runtime with
+3. adds to each page's ``<head>`` the site's stylesheet, ``navigation.js`` (pages swapped
+   in without reloading, so one interpreter serves the whole visit) and the quiz script, and
+   on pages with a widget or runnable lesson code: preloads, a small JSON description of the runtime with
    URLs relative to the page, and ``boot.js``, which turns them into absolute URLs (the site
    may live under any path, e.g. GitHub Pages' ``/<repo>/``) and starts PyScript at once, in
    parallel with the page rendering (``on_post_page``). Pages with the ``lm-align`` widget
@@ -36,7 +37,7 @@ from mkdocs.exceptions import PluginError
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "build" / "runtime"
 ASSETS = ROOT / "docs" / "assets"
-OWN_ASSETS = ("boot.js", "quiz.js", "rlhf.css")
+OWN_ASSETS = ("boot.js", "navigation.js", "quiz.js", "rlhf.css")
 
 if str(ROOT) not in sys.path:  # the build step's package (tools/ is not installed)
     sys.path.insert(0, str(ROOT))
@@ -88,6 +89,8 @@ def _head_tags(page, output: str) -> str:
     root = _page_root(page)
     tags = [
         f'<link rel="stylesheet" href="{_asset(root, "rlhf.css")}">',
+        # first of the site's scripts: the others register their per-page setup with it
+        f'<script src="{_asset(root, "navigation.js")}"></script>',
         f'<script defer src="{_asset(root, "quiz.js")}"></script>',
     ]
     has_widget = bool(_WIDGET.search(output))

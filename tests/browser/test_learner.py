@@ -457,7 +457,15 @@ def _offline_status(page, until, timeout_s: float = 120.0, recheck_s: float | No
         status = page.evaluate("async () => await rlhfOffline.status()")
         if until(status):
             return status
-        assert time.monotonic() < deadline, f"offline status never got there: {status}"
+        if time.monotonic() >= deadline:
+            workers = page.evaluate(
+                """async () => { const r = await navigator.serviceWorker.getRegistration();
+                     if (!r) return null;
+                     const d = w => w && {state: w.state, url: w.scriptURL};
+                     return {installing: d(r.installing), waiting: d(r.waiting),
+                             active: d(r.active), controller: d(navigator.serviceWorker.controller)}; }"""
+            )
+            raise AssertionError(f"offline status never got there: {status}; workers: {workers}")
         if recheck_s and time.monotonic() > recheck:
             page.evaluate(
                 "async () => { const r = await navigator.serviceWorker.getRegistration();"

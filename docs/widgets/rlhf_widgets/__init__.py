@@ -1,7 +1,8 @@
 """The course widgets: thin UI wiring around ``rlhf_mini``, run by Pyodide in the page.
 
-``docs/assets/boot.js`` starts one interpreter per page and then runs ``start()``, which
-mounts every ``<div class="rlhf-widget" data-widget="NAME">`` found in the page: it imports
+``docs/assets/boot.js`` starts one interpreter per visit and then runs ``start()``, whose
+:func:`mount_page` mounts every ``<div class="rlhf-widget" data-widget="NAME">`` found in the
+page (and is called again for each page the reader moves to without reloading): it imports
 ``REGISTRY[NAME]`` and calls its ``build(widget)`` with a :class:`rlhf_widgets._dom.Widget`,
 then sets ``data-ready="true"``. A widget whose build fails shows why in its ``data-error``
 element; the other widgets and the page are unaffected.
@@ -28,17 +29,35 @@ REGISTRY: dict[str, str] = {
 
 
 def start() -> None:
-    """Mount every widget on the page, then hand the code runner and the exercises' checker
-    to the page's JS."""
+    """Import the library, hand :func:`mount_page` to the page's JS (a page swapped in later
+    calls it again: one interpreter per visit) and mount the first page."""
     import js
     from pyodide.ffi import create_proxy
-
-    from rlhf_widgets import _deferred, _dom, runner
 
     js.rlhfRuntime.mark("framework")
     import rlhf_mini  # noqa: F401  (numpy and the library; timed apart from the widgets)
 
     js.rlhfRuntime.mark("library")
+    js.rlhfRuntime.attach(create_proxy(mount_page))
+    mount_page()
+
+
+_HANDED: list[object] = []  # the runner and checker proxies handed to the page's JS
+
+
+def mount_page(*_: object) -> None:
+    """Mount every widget of the page now in the document (the widgets of the page before,
+    if any, stop: ``_dom.unmount_page``), then hand the code runner and the exercises'
+    checker to the page's JS (``rlhfRuntime.ready``)."""
+    import js
+    from pyodide.ffi import create_proxy
+
+    from rlhf_widgets import _deferred, _dom, runner
+
+    _dom.unmount_page()
+    for proxy in _HANDED:
+        proxy.destroy()
+    _HANDED.clear()
     deferred = _deferred.start()  # a page using the language model: its weights
     for root in js.document.querySelectorAll(".rlhf-widget"):
         name = root.getAttribute("data-widget") or ""
@@ -57,9 +76,10 @@ def start() -> None:
         return exercises.check_json(exercise_id, source)
 
     def ready(*_: object) -> None:
-        js.rlhfRuntime.ready(
-            create_proxy(lambda source: runner.run_json(source, namespace)), create_proxy(check)
+        _HANDED.extend(
+            [create_proxy(lambda source: runner.run_json(source, namespace)), create_proxy(check)]
         )
+        js.rlhfRuntime.ready(*_HANDED)
 
     if deferred is None:
         ready()

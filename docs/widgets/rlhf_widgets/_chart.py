@@ -69,6 +69,13 @@ def _follow_colour_scheme() -> None:
     _OBSERVER.extend([proxy, observer])
 
 
+def destroy_all() -> None:
+    """Destroy every chart (their page is gone: see ``_dom.unmount_page``)."""
+    for chart in _CHARTS:
+        chart.chart.destroy()
+    _CHARTS.clear()
+
+
 class Chart:
     """A Chart.js line or scatter chart in a fixed-height box, with labelled axes.
 

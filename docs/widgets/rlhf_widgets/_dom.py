@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import create_once_callable, create_proxy, to_js
 
-_PROXIES: list[Any] = []  # event handlers live as long as the page
+_PAGE: list[Widget] = []  # the widgets of the page shown (a page swap replaces them)
 _TASKS: set[Any] = set()  # widgets still building (asyncio keeps only weak references)
 
 
@@ -87,12 +87,17 @@ class Widget:
         self.root = root
         self.name = root.getAttribute("data-widget")
         self.body = h("div", class_="rlhf-widget-body")
+        self.alive = True  # False once the reader has moved to another page (unmount_page)
+        self.proxies: list[Any] = []
+        _PAGE.append(self)
 
     def guard(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
         """``handler`` that shows its error in the widget instead of raising (for events
         and animation frames)."""
 
         def guarded(arg: Any) -> None:
+            if not self.alive:  # its page is gone: an animation frame it had asked for
+                return
             try:
                 handler(arg)
             except Exception as exc:
@@ -102,9 +107,10 @@ class Widget:
         return guarded
 
     def proxy(self, handler: Callable[[Any], None]) -> Any:
-        """A JS function calling the guarded ``handler``, kept alive for the page's life."""
+        """A JS function calling the guarded ``handler``, kept alive for the page's life
+        (:func:`unmount_page` frees it)."""
         proxy = create_proxy(self.guard(handler))
-        _PROXIES.append(proxy)
+        self.proxies.append(proxy)
         return proxy
 
     def on(self, element: Any, event: str, handler: Callable[[Any], None]) -> None:
@@ -165,6 +171,29 @@ class Widget:
         el = self.output(name)
         el.textContent = str(value) if text is None else text
         el.setAttribute("data-value", repr(value) if isinstance(value, float) else str(value))
+
+
+def unmount_page() -> None:
+    """Stop the widgets of the page the reader has left (the course swaps pages in without
+    reloading, docs/assets/navigation.js): their handlers do nothing from now on, so a
+    training loop's next animation frame ends it, their charts are destroyed, and their
+    proxies are freed in the next animation frame (after any frame they had already asked
+    for, which runs first), releasing what their closures hold."""
+    from rlhf_widgets import _chart
+
+    widgets = _PAGE[:]
+    _PAGE.clear()
+    for widget in widgets:
+        widget.alive = False
+    _chart.destroy_all()
+    proxies = [p for widget in widgets for p in widget.proxies]
+    if proxies:
+
+        def free(_: Any) -> None:
+            for proxy in proxies:
+                proxy.destroy()
+
+        js.requestAnimationFrame(create_once_callable(free))
 
 
 def mount(root: Any, build: Callable[[Widget], Any]) -> None:
