@@ -500,6 +500,10 @@ def test_after_one_lesson_another_opens_offline_and_its_widget_works(sw_context,
         ex = _exercise(page, "bt-probability")
         _code(ex).fill(EXERCISES["bt-probability"].solution)
         assert _check(page, ex)["ok"]  # the exercises' checks run offline too
+        # a click on the next lesson's link swaps it in from the worker's cache
+        page.locator(".md-sidebar--primary a[href$='03-reward-model/']").first.click()
+        page.locator(".rlhf-widget[data-widget='reward-training'][data-ready='true']").wait_for()
+        assert page.evaluate("() => rlhfPages.count()") == 2
         assert errors == [], errors
         page.goto(offline_site.url("notebooks/dpo-vs-ppo/"))  # never opened, not kept
         assert "You are offline" in page.locator("body").inner_text()
