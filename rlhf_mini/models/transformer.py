@@ -39,8 +39,10 @@ keys and values while :func:`sample` writes one token at a time.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
+import types
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -305,8 +307,41 @@ def matmul(a: Any, b: Any) -> Any:
 
 
 def _namespace(x: Any) -> Any:
-    """The array namespace of ``x`` (the cached one for numpy: it is asked in tight loops)."""
-    return _numpy_namespace() if isinstance(x, np.ndarray) else array_namespace(x)
+    """The array namespace of ``x`` (for numpy a cached one with cheaper calls, see
+    :func:`_fast_numpy`: it is asked in tight loops)."""
+    return _fast_numpy() if isinstance(x, np.ndarray) else array_namespace(x)
+
+
+@functools.cache
+def _fast_numpy() -> Any:
+    """array_api_compat's numpy namespace with the calls this module makes thousands of times
+    per PPO iteration bound to numpy's cheapest entry points, same results and dtypes:
+    ``sum``/``max`` as the ufuncs' ``reduce``, ``reshape``/``permute_dims`` as array methods.
+    On these small arrays numpy's Python wrappers cost as much as the work: in CPython 2.7
+    against 1.4 us for a sum over the last axis of a (16, 1, 32) array, 0.74 against 0.15 us
+    for a reshape; in Pyodide the wrappers took ~10 ms of a ~310 ms PPO iteration."""
+    ns = types.SimpleNamespace(**vars(_numpy_namespace()))
+    ns.sum = _np_sum
+    ns.max = _np_max
+    ns.reshape = _np_reshape
+    ns.permute_dims = _np_permute_dims
+    return ns
+
+
+def _np_sum(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _np_max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _np_reshape(x: np.ndarray, /, shape: tuple[int, ...]) -> np.ndarray:
+    return x.reshape(shape)
+
+
+def _np_permute_dims(x: np.ndarray, /, axes: tuple[int, ...]) -> np.ndarray:
+    return x.transpose(axes)
 
 
 # ---------------------------------------------------------------------------------------
