@@ -1037,10 +1037,18 @@ def token_log_probs_grad(logits: Any, tokens: Any, dlogp: Any, *, log_probs: Any
     :func:`token_log_probs`.
     """
     xp = _namespace(logits)
-    tok = host_to_backend(np.asarray(to_numpy(tokens)).astype(np.intp), logits)
-    V = logits.shape[-1]
-    p = xp.exp(log_softmax(xp, logits[:, :-1, :]) if log_probs is None else log_probs)
-    g = dlogp[:, :, None] * (_one_hot(xp, tok[:, 1:], V, logits) - p)
+    B, T, _ = logits.shape
+    tok = np.asarray(to_numpy(tokens)).astype(np.intp)[:, 1:]  # (B, T - 1) the predicted ids
+    g = xp.exp(log_softmax(xp, logits[:, :-1, :]) if log_probs is None else log_probs)
+    # - dlogp p everywhere, then + dlogp at each predicted id: the one-hot term written into
+    # its B (T - 1) entries instead of built as a (B, T - 1, V) array: 3 passes over the
+    # array instead of 6 (measured on (16, 50, 595) float32: 0.36 against 0.68 ms in CPython,
+    # 4.5 against 6.0 ms in Pyodide)
+    g *= -dlogp[:, :, None]
+    rows = host_to_backend(np.arange(B)[:, None], logits)
+    cols = host_to_backend(np.arange(T - 1)[None, :], logits)
+    ids = host_to_backend(tok, logits)
+    g[rows, cols, ids] += dlogp
     return xp.concat([g, xp.zeros_like(logits[:, -1:, :])], axis=1)
 
 
