@@ -215,6 +215,40 @@ def test_the_browsers_tanh_is_tanh(monkeypatch):
         np.testing.assert_allclose(tr._tanh(np, z.astype(dtype)), np.tanh(z), atol=tol, rtol=0)
 
 
+def test_the_browsers_matmul_is_matmul(monkeypatch, rng):
+    """In Pyodide the products go through einsum, by one of two loops chosen from the shapes
+    (a narrow output through b^T): both give a @ b, for row- and column-major operands."""
+    monkeypatch.setattr(tr, "_EINSUM_MATMUL", True)
+    for i, k in ((4, 12), (12, 4), (130, 3), (5, 1), (6, 6), (3, 70)):
+        w = rng.normal(size=(i, k))
+        a = rng.normal(size=(2, 5, i))
+        for b in (w, np.asfortranarray(w), np.asfortranarray(w.T).T[:, :]):
+            for x in (a, a.reshape(-1, i), np.asfortranarray(a.reshape(-1, i))):
+                got = tr.matmul(x, b)
+                assert got.shape == (*x.shape[:-1], k)
+                np.testing.assert_allclose(got, x @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_the_browsers_code_path_gives_the_same_model(monkeypatch, rng):
+    """Forward and backward with Pyodide's formulations (einsum products, tanh from exp)
+    equal the ones used elsewhere."""
+    cfg, p = small_model(seed=5)
+    tokens = rng.integers(0, 7, size=(3, 6))
+    mask = left_padded_mask(3, 6, rng)
+
+    def run():
+        out = tr.forward(p, cfg, tokens, mask)
+        _, dl = tr.next_token_loss(out.logits, tokens, mask)
+        return out.logits, tr.backward(p, cfg, out.cache, dl)
+
+    logits, grads = run()
+    monkeypatch.setattr(tr, "_EINSUM_MATMUL", True)
+    logits_b, grads_b = run()
+    np.testing.assert_allclose(logits_b, logits, rtol=1e-12, atol=1e-14)
+    for k in grads:
+        np.testing.assert_allclose(grads_b[k], grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
 def test_heads_without_gradients_get_zero_and_unknown_heads_are_refused():
     cfg = tr.GPTConfig(vocab_size=5, n_positions=4, n_embd=4, n_layer=1, n_head=1)
     p = random_params(cfg, 0, heads=("value",))
