@@ -1168,7 +1168,14 @@ def sampling_probs(logits: Any, temperature: float = 1.0, top_k: int | None = No
     array([0.625, 0.375, 0.   ])
     """
     temperature, top_k = _check_sampling(temperature, top_k)
-    z = np.asarray(to_numpy(logits), dtype=np.float64) / temperature
+    return _sampling_probs(logits, temperature, top_k)
+
+
+def _sampling_probs(logits: Any, temperature: float, top_k: int | None) -> np.ndarray:
+    """:func:`sampling_probs` of checked arguments (the sampling loop checks them once)."""
+    z = np.asarray(to_numpy(logits), dtype=np.float64)
+    if temperature != 1.0:
+        z = z / temperature
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.partition(z, -top_k, axis=-1)[..., -top_k, None]
         z = np.where(z >= kth, z, -np.inf)
@@ -1204,7 +1211,15 @@ def _decode_step(params: dict[str, Any], config: GPTConfig, kv: KVCache, new: np
     w_te = params["wte.weight"]
     L = kv.length
     kv.key_valid[:, L] = True
-    bias = host_to_backend(_attention_bias(kv.key_valid[:, : L + 1], 1, L), w_te, w_te.dtype)
+    # One query, at the last column: causality allows every key, so :func:`_attention_bias`
+    # reduces to masking the padding keys (a (B, 1, 1, L + 1) row, or nothing when there is
+    # none); built directly, 5 against 23 us a step.
+    valid = kv.key_valid[:, : L + 1]
+    if valid.all():
+        bias = 0.0
+    else:
+        row = np.where(valid, 0.0, -np.inf)[:, None, None, :]
+        bias = host_to_backend(row, w_te, w_te.dtype)
     tok = host_to_backend(new[:, None].astype(np.intp), w_te)
     pos = host_to_backend(kv.next_position[:, None], w_te)
     h, _, _ = _trunk(_namespace(w_te), params, config, tok, pos, bias, kv)
@@ -1370,7 +1385,7 @@ def sample_steps(
     n = 0
     for step in range(max_new_tokens):
         logits = matmul(h[:, -1, :], w_te.mT)  # (b, V): only the last position is needed
-        probs = sampling_probs(logits, temperature, top_k)
+        probs = _sampling_probs(logits, temperature, top_k)
         # One uniform per row of the batch, also for rows that have stopped: the stream, so
         # every sample, is what it would be if stopped rows were still run (and padded).
         u = rng.random((B, 1))
