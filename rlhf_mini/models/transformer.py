@@ -341,11 +341,11 @@ def _fast_numpy() -> Any:
     return ns
 
 
-def _np_sum(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+def _np_sum(x: np.ndarray, /, *, axis: Any = None, keepdims: Any = False) -> Any:
     return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
-def _np_max(x: np.ndarray, /, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+def _np_max(x: np.ndarray, /, *, axis: Any = None, keepdims: Any = False) -> Any:
     return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
 
