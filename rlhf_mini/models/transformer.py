@@ -401,8 +401,12 @@ def gelu(xp: Any, x: Any) -> tuple[Any, Any]:
 
     t = tanh(sqrt(2/pi) (x + 0.044715 x^3)),    y = x (1 + t) / 2
     """
-    t = _tanh(xp, _GELU_C * (x + _GELU_A * (x * x * x)))
-    return 0.5 * x * (1.0 + t), (x, t)
+    z = x * x * x  # the argument C (x + a x^3), in place (see _linear)
+    z *= _GELU_A
+    z += x
+    z *= _GELU_C
+    t = _tanh(xp, z)
+    return (0.5 * x) * (1.0 + t), (x, t)
 
 
 def _tanh(xp: Any, z: Any) -> Any:
@@ -411,16 +415,47 @@ def _tanh(xp: Any, z: Any) -> Any:
     (measured: 2.9 ms against 1.2 ms on 16 x 50 x 128 float32), and GELU runs on every MLP
     activation. Elsewhere numpy's own tanh."""
     if _EINSUM_MATMUL and isinstance(z, np.ndarray):
-        z = np.clip(z, -20.0, 20.0)
-        return 1.0 - 2.0 / (1.0 + np.exp(2.0 * z))
+        e = np.clip(z, -20.0, 20.0)  # then in place (see _linear): 1 - 2 / (1 + exp(2 z))
+        e *= 2.0
+        np.exp(e, out=e)
+        e += 1.0
+        np.divide(2.0, e, out=e)
+        np.subtract(1.0, e, out=e)
+        return e
     return xp.tanh(z)
 
 
 def gelu_backward(xp: Any, dy: Any, cache: Any) -> Any:
     """dy/dx of :func:`gelu`:  (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2."""
     x, t = cache
-    dt = (1.0 - t * t) * (_GELU_C * (1.0 + (3.0 * _GELU_A) * (x * x)))
-    return dy * (0.5 * (1.0 + t) + 0.5 * x * dt)
+    g = t * t  # in place from here (see _linear)
+    g *= -1.0
+    g += 1.0  # 1 - t^2
+    u = x * x
+    u *= 3.0 * _GELU_A
+    u += 1.0
+    u *= _GELU_C
+    g *= u  # dt = dt/dx
+    g *= x
+    g *= 0.5  # x dt / 2
+    u = t + 1.0
+    u *= 0.5
+    g += u  # (1 + t) / 2 + x dt / 2
+    g *= dy
+    return g
+
+
+def _linear(x: Any, w: Any, b: Any) -> Any:
+    """y = x @ W + b, (..., i) -> (..., o); the bias is added in place to the fresh product.
+
+    In place here and below (on temporaries no one else holds, never on an array an autograd
+    graph saved): each large array not allocated spares numpy fresh pages from the
+    allocator, which cost as much as the arithmetic at these sizes (gelu_backward on
+    (16, 45, 128) float32: 100 us in place against 270 us).
+    """
+    y = matmul(x, w)
+    y += b
+    return y
 
 
 def _linear_backward(xp: Any, x: Any, w: Any, dy: Any) -> tuple[Any, Any, Any]:
@@ -454,7 +489,7 @@ def attention(
     """
     B, T, d = a.shape
     D = d // n_head
-    qkv = matmul(a, w_qkv) + b_qkv  # (B, T, 3d)
+    qkv = _linear(a, w_qkv, b_qkv)  # (B, T, 3d)
     qkv = xp.permute_dims(xp.reshape(qkv, (B, T, 3, n_head, D)), (2, 0, 3, 1, 4))  # (3,B,H,T,D)
     q, k, v = qkv[0], qkv[1], qkv[2]
     if kv is not None:
@@ -462,11 +497,13 @@ def attention(
         k_buf[:, :, L : L + T, :] = k
         v_buf[:, :, L : L + T, :] = v
         k, v = k_buf[:, :, : L + T, :], v_buf[:, :, : L + T, :]
-    s = (q @ k.mT) * (1.0 / math.sqrt(D)) + bias  # (B, H, T, T_k)
+    s = q @ k.mT  # (B, H, T, T_k), scaled and masked in place
+    s *= 1.0 / math.sqrt(D)
+    s += bias
     e = xp.exp(s - xp.max(s, axis=-1, keepdims=True))
     att = e / xp.sum(e, axis=-1, keepdims=True)
     y = xp.reshape(xp.permute_dims(att @ v, (0, 2, 1, 3)), (B, T, d))  # merge heads
-    return matmul(y, w_o) + b_o, (a, q, k, v, att, y)
+    return _linear(y, w_o, b_o), (a, q, k, v, att, y)
 
 
 def attention_backward(
@@ -485,7 +522,10 @@ def attention_backward(
     dy = xp.permute_dims(xp.reshape(dy, (B, T, n_head, D)), (0, 2, 1, 3))  # (B, H, T, D)
     datt = dy @ v.mT  # (B, H, T, T)
     dv = att.mT @ dy
-    ds = att * (datt - xp.sum(datt * att, axis=-1, keepdims=True)) * (1.0 / math.sqrt(D))
+    datt -= xp.sum(datt * att, axis=-1, keepdims=True)  # ds, in place (see _linear)
+    datt *= att
+    datt *= 1.0 / math.sqrt(D)
+    ds = datt
     dq = ds @ k
     dk = ds.mT @ q
     dqkv = xp.reshape(xp.permute_dims(xp.stack([dq, dk, dv]), (1, 3, 0, 2, 4)), (B, T, 3 * d))
@@ -496,8 +536,8 @@ def attention_backward(
 def mlp(xp: Any, m: Any, w_fc: Any, b_fc: Any, w_proj: Any, b_proj: Any) -> tuple[Any, Any]:
     """The position-wise MLP: gelu(m @ W_fc + b_fc) @ W_proj + b_proj, (B, T, d) -> (B, T, d)
     through a hidden width of 4d."""
-    g, gelu_cache = gelu(xp, matmul(m, w_fc) + b_fc)
-    return matmul(g, w_proj) + b_proj, (m, g, gelu_cache)
+    g, gelu_cache = gelu(xp, _linear(m, w_fc, b_fc))
+    return _linear(g, w_proj, b_proj), (m, g, gelu_cache)
 
 
 def mlp_backward(
