@@ -1040,12 +1040,6 @@ def _check_grad_shape(g: Any, shape: tuple[int, ...], name: str) -> None:
 # log-probabilities, entropy, the language-modelling loss
 
 
-def _one_hot(xp: Any, ids: Any, n: int, like: Any) -> Any:
-    """(…,) ids -> (…, n) one-hot in ``like``'s dtype and device."""
-    dev = None if isinstance(like, np.ndarray) else like.device
-    return xp.astype(ids[..., None] == xp.arange(n, device=dev), like.dtype)
-
-
 def token_log_probs(logits: Any, tokens: Any, *, log_probs: Any = None) -> Any:
     """log pi(tokens[:, t+1] | tokens[:, :t+1]) for t = 0 .. T-2, shape (B, T - 1).
 
