@@ -332,6 +332,34 @@ def test_kv_cache_decoding_equals_the_full_forward(rng):
         )
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_outputs_only_at_one_column_per_row_are_the_full_forwards(backend, rng):
+    """forward(only_at=cols) runs the last block at one column per row (a reward model's
+    last token): its hidden states, values and rewards are the full forward's there."""
+    cfg, p = small_model(seed=4)
+    p = {**p, **{k: v for k, v in random_params(cfg, 6).items() if "head" in k}}
+    params = p if backend == "numpy" else {k: torch.tensor(v) for k, v in p.items()}
+    tokens = rng.integers(0, 7, size=(4, 6))
+    mask = left_padded_mask(4, 6, rng)
+    cols = np.array([5, 2, 4, 5])
+    full = tr.forward(params, cfg, tokens, mask, logits=False)
+    at = tr.forward(params, cfg, tokens, mask, logits=False, only_at=cols)
+    rows = np.arange(4)
+    assert tuple(at.hidden.shape) == (4, 1, 8) and tuple(at.rewards.shape) == (4, 1)
+    for got, want in (
+        (at.hidden, full.hidden),
+        (at.values, full.values),
+        (at.rewards, full.rewards),
+    ):
+        np.testing.assert_allclose(_np(got)[:, 0], _np(want)[rows, cols], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="backward needs a full one"):
+        tr.backward(params, cfg, at.cache, drewards=at.rewards)
+    with pytest.raises(ValueError, match="only_at needs logits=False"):
+        tr.forward(params, cfg, tokens, mask, only_at=cols)
+    with pytest.raises(ValueError, match="only_at must be"):
+        tr.forward(params, cfg, tokens, mask, logits=False, only_at=np.array([6, 0, 0, 0]))
+
+
 def test_sampling_frequencies_match_the_softmax():
     """The first sampled token of 20,000 rows: chi-square against sampling_probs."""
     cfg, p = small_model(seed=3)

@@ -475,6 +475,7 @@ def attention(
     n_head: int,
     bias: Any,
     kv: tuple[Any, Any, int] | None = None,
+    at: tuple[Any, Any, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Causal multi-head self-attention (Vaswani et al. 2017, arXiv 1706.03762).
 
@@ -485,7 +486,10 @@ def attention(
     ``bias`` (B or 1, 1, T, T_k) holds 0 where a query may attend to a key and -inf
     elsewhere (the future, padding). With ``kv = (k_buffer, v_buffer, L)`` the new keys and
     values are written at positions L .. L + T - 1 of the buffers (B, H, n, D) and the
-    queries attend to all L + T of them (:class:`KVCache`).
+    queries attend to all L + T of them (:class:`KVCache`). With ``at = (rows, cols, bias)``
+    (index arrays (B,) on the backend and that query's bias (B, 1, 1, T_k)) only the query
+    of each row at its column is run, against every key: the output is (B, 1, d) (no
+    backward).
     """
     B, T, d = a.shape
     D = d // n_head
@@ -497,6 +501,8 @@ def attention(
         k_buf[:, :, L : L + T, :] = k
         v_buf[:, :, L : L + T, :] = v
         k, v = k_buf[:, :, : L + T, :], v_buf[:, :, : L + T, :]
+    if at is not None:  # one query per row: (B, H, 1, D)
+        q, T, bias = q[at[0], :, at[1]][:, :, None, :], 1, at[2]
     s = q @ k.mT  # (B, H, T, T_k), scaled and masked in place
     s *= 1.0 / math.sqrt(D)
     s += bias
@@ -574,16 +580,26 @@ def _names(i: int) -> tuple[str, ...]:
 
 
 def block(
-    xp: Any, x: Any, w: tuple[Any, ...], n_head: int, eps: float, bias: Any, kv: Any = None
+    xp: Any,
+    x: Any,
+    w: tuple[Any, ...],
+    n_head: int,
+    eps: float,
+    bias: Any,
+    kv: Any = None,
+    at: Any = None,
 ) -> tuple[Any, Any]:
     """One pre-LN transformer block, (B, T, d) -> (B, T, d):
 
         x = x + Attn(LN_1(x));    x = x + MLP(LN_2(x))
 
-    ``w`` holds the block's 12 parameters in the order of ``_names``.
+    ``w`` holds the block's 12 parameters in the order of ``_names``. With ``at`` (see
+    :func:`attention`) the output is (B, 1, d), at one column per row.
     """
     a, ln1 = layer_norm(xp, x, w[0], w[1], eps)
-    o, att = attention(xp, a, w[2], w[3], w[4], w[5], n_head, bias, kv)
+    o, att = attention(xp, a, w[2], w[3], w[4], w[5], n_head, bias, kv, at)
+    if at is not None:
+        x = x[at[0], at[1]][:, None, :]  # (B, 1, d): the residual stream at the queries
     x = x + o
     m, ln2 = layer_norm(xp, x, w[6], w[7], eps)
     out, mlp_cache = mlp(xp, m, w[8], w[9], w[10], w[11])
@@ -725,6 +741,7 @@ def forward(
     logits_from: int = 0,
     logits_mask: Any = None,
     kv_cache: KVCache | None = None,
+    only_at: Any = None,
 ) -> Forward:
     """Run the model on a batch of token ids.
 
@@ -754,6 +771,11 @@ def forward(
         ``dlogits`` outside the mask.
     kv_cache : KVCache, optional
         Continue from the cached keys and values (incremental decoding; no backward).
+    only_at : (B,) integer array, optional
+        One column per row whose outputs alone are needed (e.g. :attr:`Batch.last_index`,
+        where a reward model reads its score): the last block runs its query and MLP at
+        those columns only (its keys and values at every position), and the hidden states,
+        values and rewards are (B, 1, ...). Needs ``logits=False``; no kv_cache, no backward.
 
     Returns
     -------
@@ -770,6 +792,7 @@ def forward(
             logits_from=logits_from,
             logits_mask=logits_mask,
             kv_cache=kv_cache,
+            only_at=only_at,
         )
     )
 
@@ -784,6 +807,7 @@ def forward_steps(
     logits_from: int = 0,
     logits_mask: Any = None,
     kv_cache: KVCache | None = None,
+    only_at: Any = None,
 ) -> Generator[str, None, Forward]:
     """:func:`forward` in slices: a generator that yields ``"block"`` after each transformer
     block and returns the :class:`Forward` (``out = yield from forward_steps(...)``), so a
@@ -808,9 +832,30 @@ def forward_steps(
             raise ValueError(f"kv_cache is full: {offset} + {T} > capacity {kv_cache.capacity}")
         kv_cache.key_valid[:, offset : offset + T] = mask
         key_valid = kv_cache.key_valid[:, : offset + T]
-    bias = host_to_backend(_attention_bias(key_valid, T, offset), w_te, w_te.dtype)
+    bias_np = _attention_bias(key_valid, T, offset)
+    bias = host_to_backend(bias_np, w_te, w_te.dtype)
+    at = None
+    if only_at is not None:
+        if logits or kv_cache is not None:
+            raise ValueError("only_at needs logits=False and no kv_cache")
+        at_cols = np.asarray(to_numpy(only_at))
+        if (
+            at_cols.shape != (B,)
+            or at_cols.dtype.kind not in "iu"
+            or at_cols.min() < 0
+            or at_cols.max() >= T
+        ):
+            raise ValueError(f"only_at must be (B,) = ({B},) columns in [0, {T}), got {at_cols}")
+        at_cols = at_cols.astype(np.intp)
+        at_rows = np.arange(B)
+        row_bias = np.broadcast_to(bias_np, (B, 1, T, T))[at_rows, :, at_cols][:, :, None, :]
+        at = (
+            host_to_backend(at_rows, w_te),
+            host_to_backend(at_cols, w_te),
+            host_to_backend(row_bias, w_te, w_te.dtype),  # (B, 1, 1, T)
+        )
     tok_b, pos_b = host_to_backend(tok, w_te), host_to_backend(positions, w_te)
-    h, caches, ln_f = yield from _trunk_steps(xp, params, config, tok_b, pos_b, bias, kv_cache)
+    h, caches, ln_f = yield from _trunk_steps(xp, params, config, tok_b, pos_b, bias, kv_cache, at)
     if kv_cache is not None:
         kv_cache.length = offset + T
         kv_cache.next_position = positions[:, -1] + mask[:, -1]
@@ -822,14 +867,14 @@ def forward_steps(
     for head in HEADS:
         if f"{head}_head.weight" in params:
             wh, bh = params[f"{head}_head.weight"], params[f"{head}_head.bias"]
-            heads[head] = xp.reshape(matmul(h, wh) + bh, (B, T))  # one scalar per position
+            heads[head] = xp.reshape(matmul(h, wh) + bh, h.shape[:2])  # one per position
     cache = {
         "tokens": tok_b,
         "positions": pos_b,
         "blocks": caches,
         "ln_f": ln_f,
         "hidden": h,
-        "incremental": kv_cache is not None,
+        "incremental": kv_cache is not None or only_at is not None,
         "logits_from": logits_from,
         "logit_rows": rows,
     }
@@ -880,9 +925,11 @@ def _trunk_steps(
     positions: Any,
     bias: Any,
     kv_cache: KVCache | None,
+    at: Any = None,
 ) -> Generator[str, None, tuple[Any, list[Any], Any]]:
     """Embeddings, the blocks and the final LayerNorm: (B, T) ids -> h (B, T, d), with
-    the blocks' and LN_f's caches. Inputs already on the backend and checked."""
+    the blocks' and LN_f's caches (h (B, 1, d) with ``at``: the last block at those
+    columns only, see :func:`attention`). Inputs already on the backend and checked."""
     B, T = tokens.shape
     # x_0 = wte[tokens] + wpe[positions]                                   (B, T, d)
     x = xp.take(params["wte.weight"], xp.reshape(tokens, (-1,)), axis=0) + xp.take(
@@ -895,7 +942,8 @@ def _trunk_steps(
     for i in range(config.n_layer):
         w = tuple(params[n] for n in _names(i))
         kv = None if kv_cache is None else (kv_cache.k[i], kv_cache.v[i], offset)
-        x, c = block(xp, x, w, config.n_head, eps, bias, kv)
+        last = at if i == config.n_layer - 1 else None
+        x, c = block(xp, x, w, config.n_head, eps, bias, kv, last)
         caches.append(c)
         yield "block"
     h, ln_f = layer_norm(xp, x, params["ln_f.weight"], params["ln_f.bias"], eps)
@@ -973,7 +1021,9 @@ def backward_steps(
     after each transformer block's backward pass, and returns the gradients
     (``grads = yield from backward_steps(...)``)."""
     if cache["incremental"]:
-        raise ValueError("cache comes from a kv_cache forward; backward needs a full forward")
+        raise ValueError(
+            "cache comes from a kv_cache forward or an only_at one; backward needs a full one"
+        )
     w_te = params["wte.weight"]
     xp = _namespace(w_te)
     h = cache["hidden"]

@@ -182,9 +182,14 @@ def score(reward_model: LanguageModel, batch: tr.Batch) -> Any:
 def score_steps(reward_model: LanguageModel, batch: tr.Batch) -> Generator[str, None, Any]:
     """:func:`score` in slices, one transformer block each."""
     out = yield from tr.forward_steps(
-        reward_model.params, reward_model.config, batch.tokens, batch.attention_mask, logits=False
+        reward_model.params,
+        reward_model.config,
+        batch.tokens,
+        batch.attention_mask,
+        logits=False,
+        only_at=batch.last_index,  # the last block at the scored tokens only
     )
-    return out.rewards[np.arange(batch.tokens.shape[0]), batch.last_index]
+    return out.rewards[:, 0]
 
 
 def measure(
