@@ -10,7 +10,7 @@ shipped models (float32, as the widget and the lesson's runs use):
 - ``ppo-iter``: one PPO iteration, ``LMPPORun.step()``: 16 sampled responses, the policy's,
   the reference's and the reward model's forward passes, GAE, 2 epochs of forward + backward +
   AdamW (the first reusing the rollout's forward), the median and best of ``--iters``;
-- ``ppo-50``: 50 iterations, the whole wall time (``--long`` only: 15 s in Pyodide);
+- ``ppo-50``: 50 iterations, the whole wall time (``--long`` only: ~13 s in Pyodide);
 - ``slice``: the longest single slice of ``LMPPORun.slices()`` and ``LMDPORun.slices()`` over
   those iterations (how long a page cannot answer a click);
 - ``dpo-step``: one DPO step (8 pairs: 16 sequences forward + backward + AdamW), median.

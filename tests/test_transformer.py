@@ -215,6 +215,40 @@ def test_the_browsers_tanh_is_tanh(monkeypatch):
         np.testing.assert_allclose(tr._tanh(np, z.astype(dtype)), np.tanh(z), atol=tol, rtol=0)
 
 
+def test_the_browsers_matmul_is_matmul(monkeypatch, rng):
+    """In Pyodide the products go through einsum, by one of two loops chosen from the shapes
+    (a narrow output through b^T): both give a @ b, for row- and column-major operands."""
+    monkeypatch.setattr(tr, "_EINSUM_MATMUL", True)
+    for i, k in ((4, 12), (12, 4), (130, 3), (5, 1), (6, 6), (3, 70)):
+        w = rng.normal(size=(i, k))
+        a = rng.normal(size=(2, 5, i))
+        for b in (w, np.asfortranarray(w), np.asfortranarray(w.T).T[:, :]):
+            for x in (a, a.reshape(-1, i), np.asfortranarray(a.reshape(-1, i))):
+                got = tr.matmul(x, b)
+                assert got.shape == (*x.shape[:-1], k)
+                np.testing.assert_allclose(got, x @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_the_browsers_code_path_gives_the_same_model(monkeypatch, rng):
+    """Forward and backward with Pyodide's formulations (einsum products, tanh from exp)
+    equal the ones used elsewhere."""
+    cfg, p = small_model(seed=5)
+    tokens = rng.integers(0, 7, size=(3, 6))
+    mask = left_padded_mask(3, 6, rng)
+
+    def run():
+        out = tr.forward(p, cfg, tokens, mask)
+        _, dl = tr.next_token_loss(out.logits, tokens, mask)
+        return out.logits, tr.backward(p, cfg, out.cache, dl)
+
+    logits, grads = run()
+    monkeypatch.setattr(tr, "_EINSUM_MATMUL", True)
+    logits_b, grads_b = run()
+    np.testing.assert_allclose(logits_b, logits, rtol=1e-12, atol=1e-14)
+    for k in grads:
+        np.testing.assert_allclose(grads_b[k], grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
 def test_heads_without_gradients_get_zero_and_unknown_heads_are_refused():
     cfg = tr.GPTConfig(vocab_size=5, n_positions=4, n_embd=4, n_layer=1, n_head=1)
     p = random_params(cfg, 0, heads=("value",))
@@ -298,6 +332,34 @@ def test_kv_cache_decoding_equals_the_full_forward(rng):
         )
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_outputs_only_at_one_column_per_row_are_the_full_forwards(backend, rng):
+    """forward(only_at=cols) runs the last block at one column per row (a reward model's
+    last token): its hidden states, values and rewards are the full forward's there."""
+    cfg, p = small_model(seed=4)
+    p = {**p, **{k: v for k, v in random_params(cfg, 6).items() if "head" in k}}
+    params = p if backend == "numpy" else {k: torch.tensor(v) for k, v in p.items()}
+    tokens = rng.integers(0, 7, size=(4, 6))
+    mask = left_padded_mask(4, 6, rng)
+    cols = np.array([5, 2, 4, 5])
+    full = tr.forward(params, cfg, tokens, mask, logits=False)
+    at = tr.forward(params, cfg, tokens, mask, logits=False, only_at=cols)
+    rows = np.arange(4)
+    assert tuple(at.hidden.shape) == (4, 1, 8) and tuple(at.rewards.shape) == (4, 1)
+    for got, want in (
+        (at.hidden, full.hidden),
+        (at.values, full.values),
+        (at.rewards, full.rewards),
+    ):
+        np.testing.assert_allclose(_np(got)[:, 0], _np(want)[rows, cols], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="backward needs a full one"):
+        tr.backward(params, cfg, at.cache, drewards=at.rewards)
+    with pytest.raises(ValueError, match="only_at needs logits=False"):
+        tr.forward(params, cfg, tokens, mask, only_at=cols)
+    with pytest.raises(ValueError, match="only_at must be"):
+        tr.forward(params, cfg, tokens, mask, logits=False, only_at=np.array([6, 0, 0, 0]))
+
+
 def test_sampling_frequencies_match_the_softmax():
     """The first sampled token of 20,000 rows: chi-square against sampling_probs."""
     cfg, p = small_model(seed=3)
@@ -362,6 +424,37 @@ def test_sampling_with_rows_stopping_early_equals_sampling_without_a_cache(backe
             seed
         )
     assert any(len(r) < 7 for r in got.responses())  # some rows did stop early
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_kept_logits_are_those_of_the_full_forward(backend):
+    """sample_steps(keep_logits=True) keeps the logits each token was drawn from: what a full
+    forward computes at positions P - 1 .. T - 1 for the response tokens, 0 after each row's
+    end and at the last position (left padding and rows stopping early included); the
+    samples are those drawn without keeping them."""
+    cfg, p = small_model(seed=9, V=7)
+    prompts = [[1, 3, 4], [5], [6, 1], [3, 3, 3, 1], [4, 5]]
+    params = p if backend == "numpy" else {k: torch.tensor(v) for k, v in p.items()}
+    kw = dict(max_new_tokens=7, eos_id=2, pad_id=0, temperature=1.3)
+    stopped_early = False
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        batch = tr.run_steps(tr.sample_steps(params, cfg, prompts, rng, keep_logits=True, **kw))
+        plain = tr.sample(params, cfg, prompts, np.random.default_rng(seed), **kw)
+        np.testing.assert_array_equal(batch.tokens, plain.tokens)
+        assert plain.logits is None
+        P = batch.prompt_length
+        resp = batch.response_mask[:, P:]
+        mask = np.concatenate([resp, np.zeros_like(resp[:, :1])], axis=1)
+        full = tr.forward(
+            params, cfg, batch.tokens, batch.attention_mask, logits_from=P - 1, logits_mask=mask
+        ).logits
+        kept = _np(batch.logits)
+        assert kept.shape == (len(prompts), resp.shape[1] + 1, 7)
+        np.testing.assert_allclose(kept, _np(full), rtol=1e-12, atol=1e-12)
+        assert np.all(kept[mask == 0] == 0) and np.all(kept[mask == 1] != 0)
+        stopped_early |= bool(resp.sum(axis=1).min() < resp.shape[1])
+    assert stopped_early
 
 
 def test_greedy_decoding_is_deterministic_and_follows_the_argmax():
