@@ -426,37 +426,6 @@ def test_sampling_with_rows_stopping_early_equals_sampling_without_a_cache(backe
     assert any(len(r) < 7 for r in got.responses())  # some rows did stop early
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_kept_logits_are_those_of_the_full_forward(backend):
-    """sample_steps(keep_logits=True) keeps the logits each token was drawn from: what a full
-    forward computes at positions P - 1 .. T - 1 for the response tokens, 0 after each row's
-    end and at the last position (left padding and rows stopping early included); the
-    samples are those drawn without keeping them."""
-    cfg, p = small_model(seed=9, V=7)
-    prompts = [[1, 3, 4], [5], [6, 1], [3, 3, 3, 1], [4, 5]]
-    params = p if backend == "numpy" else {k: torch.tensor(v) for k, v in p.items()}
-    kw = dict(max_new_tokens=7, eos_id=2, pad_id=0, temperature=1.3)
-    stopped_early = False
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        batch = tr.run_steps(tr.sample_steps(params, cfg, prompts, rng, keep_logits=True, **kw))
-        plain = tr.sample(params, cfg, prompts, np.random.default_rng(seed), **kw)
-        np.testing.assert_array_equal(batch.tokens, plain.tokens)
-        assert plain.logits is None
-        P = batch.prompt_length
-        resp = batch.response_mask[:, P:]
-        mask = np.concatenate([resp, np.zeros_like(resp[:, :1])], axis=1)
-        full = tr.forward(
-            params, cfg, batch.tokens, batch.attention_mask, logits_from=P - 1, logits_mask=mask
-        ).logits
-        kept = _np(batch.logits)
-        assert kept.shape == (len(prompts), resp.shape[1] + 1, 7)
-        np.testing.assert_allclose(kept, _np(full), rtol=1e-12, atol=1e-12)
-        assert np.all(kept[mask == 0] == 0) and np.all(kept[mask == 1] != 0)
-        stopped_early |= bool(resp.sum(axis=1).min() < resp.shape[1])
-    assert stopped_early
-
-
 def test_greedy_decoding_is_deterministic_and_follows_the_argmax():
     cfg, p = small_model(seed=5)
     prompts = [[1, 2], [3, 4, 5]]

@@ -645,11 +645,19 @@ class KVCache:
     @classmethod
     def empty(cls, params: dict[str, Any], config: GPTConfig, batch: int, capacity: int) -> KVCache:
         """Zeroed buffers for ``batch`` rows of up to ``capacity`` positions."""
+        xp = _namespace(params["wte.weight"])
         w = params["wte.weight"]
         shape = (batch, config.n_head, capacity, config.head_size)
+        dev = getattr(w, "device", None)
+
+        def zeros() -> Any:
+            if isinstance(w, np.ndarray):
+                return np.zeros(shape, dtype=w.dtype)
+            return xp.zeros(shape, dtype=w.dtype, device=dev)
+
         return cls(
-            k=[_zeros_like(w, shape) for _ in range(config.n_layer)],
-            v=[_zeros_like(w, shape) for _ in range(config.n_layer)],
+            k=[zeros() for _ in range(config.n_layer)],
+            v=[zeros() for _ in range(config.n_layer)],
             key_valid=np.zeros((batch, capacity), dtype=bool),
             next_position=np.zeros(batch, dtype=np.intp),
         )
@@ -714,13 +722,6 @@ def _attention_bias(key_valid: np.ndarray, n_query: int, offset: int) -> np.ndar
     else:
         allowed = causal[None, None] & (key_valid[:, None, None, :] | (k_col == q_col)[None, None])
     return np.where(allowed, 0.0, -np.inf)
-
-
-def _zeros_like(like: Any, shape: tuple[int, ...]) -> Any:
-    """Zeros of ``shape`` in ``like``'s backend, dtype and device."""
-    if isinstance(like, np.ndarray):
-        return np.zeros(shape, dtype=like.dtype)
-    return array_namespace(like).zeros(shape, dtype=like.dtype, device=like.device)
 
 
 def host_to_backend(x: np.ndarray, like: Any, dtype: Any = None) -> Any:
@@ -1321,18 +1322,12 @@ class Batch:
     ``response_mask`` (B, T): 1 on response tokens (EOS included).
     ``prompt_length``: the column where responses start (the longest prompt's length).
     All numpy integer arrays: feed them to :func:`forward` for log-probs and values.
-    ``logits`` (B, R + 1, V) on the backend, from :func:`sample_steps` with
-    ``keep_logits=True`` only (else None): the logits each response token was drawn from,
-    position P - 1 + t predicting column P + t, 0 after a row's end and in the last column;
-    what :func:`forward` with ``logits_from=P - 1`` and a mask of the response tokens
-    computes, up to float rounding (keys and values summed in another order).
     """
 
     tokens: np.ndarray
     attention_mask: np.ndarray
     response_mask: np.ndarray
     prompt_length: int
-    logits: Any = field(default=None, repr=False, compare=False)
 
     def responses(self) -> list[list[int]]:
         """The response token ids of each row (EOS included if generated)."""
@@ -1429,14 +1424,10 @@ def sample_steps(
     pad_id: int,
     temperature: float = 1.0,
     top_k: int | None = None,
-    keep_logits: bool = False,
 ) -> Generator[int, None, Batch]:
     """:func:`sample` in slices: a generator that yields the number of tokens written
     after each one and returns the :class:`Batch` (``batch = yield from sample_steps(...)``),
     so a caller can pause between tokens (a page answering clicks while it samples).
-    With ``keep_logits`` the batch keeps the logits the tokens were drawn from
-    (:class:`Batch`), so that a caller scoring the responses under the same model (PPO's
-    pi_old) need not run the output head again.
 
     The prompts (lists of ids, e.g. BOS, prompt words, SEP) are left-padded to a common
     length and run once; then each step feeds only the new tokens, whose keys and values
@@ -1475,14 +1466,9 @@ def sample_steps(
     kv = KVCache.empty(params, config, B, P + max_new_tokens)
     h = forward(params, config, tokens[:, :P], attn[:, :P], logits=False, kv_cache=kv).hidden
     live = np.arange(B)  # the rows still writing, in the order of h and the cache's rows
-    kept = None
-    if keep_logits:  # (B, max_new_tokens + 1, V), filled row by row as tokens are drawn
-        kept = _zeros_like(w_te, (B, max_new_tokens + 1, config.vocab_size))
     n = 0
     for step in range(max_new_tokens):
         logits = matmul(h[:, -1, :], w_te.mT)  # (b, V): only the last position is needed
-        if kept is not None:
-            kept[host_to_backend(live, w_te), step] = logits
         probs = _sampling_probs(logits, temperature, top_k)
         # One uniform per row of the batch, also for rows that have stopped: the stream, so
         # every sample, is what it would be if stopped rows were still run (and padded).
@@ -1502,4 +1488,4 @@ def sample_steps(
     tokens, attn = tokens[:, : P + n], attn[:, : P + n]
     response = attn.copy()
     response[:, :P] = 0
-    return Batch(tokens, attn, response, P, None if kept is None else kept[:, : n + 1])
+    return Batch(tokens, attn, response, P)

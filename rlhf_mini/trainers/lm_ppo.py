@@ -394,7 +394,6 @@ class LMPPORun:
                 rng,
                 temperature=self.config.temperature,
                 max_new_tokens=self.config.max_new_tokens,
-                keep_logits=True,
             )
         )
 
@@ -408,9 +407,8 @@ class LMPPORun:
         mask = tr.host_to_backend(mask_np, w, w.dtype)
         n_tokens = float(mask_np.sum())
 
-        # pi_old: values on the whole batch (its cache is reused by the update); its logits
-        # (B, R+1, V) are those the sampling loop drew the tokens from, not computed again
-        out = yield from response_logits_steps(self.policy, batch, logits=batch.logits)
+        # pi_old: logits and values on the whole batch (its cache is reused by the update)
+        out = yield from response_logits_steps(self.policy, batch)  # logits (B, R+1, V)
         lsm = response_log_softmax(out.logits)  # (B, R, V), computed once
         logp_old = response_log_probs(out.logits, batch.tokens, P, log_probs=lsm)  # (B, R)
         values = out.values[:, P - 1 : -1] * mask  # V(s_t) before each response token

@@ -20,7 +20,6 @@ the response's tokens, and the response length, so their curves can be drawn on 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator
 from typing import Any
 
@@ -63,13 +62,10 @@ def sample_slices(
     *,
     temperature: float = 1.0,
     max_new_tokens: int | None = None,
-    keep_logits: bool = False,
 ) -> Generator[str, None, tr.Batch]:
     """One response per prompt (:func:`rlhf_mini.models.transformer.sample_steps`), yielding
     ``"token"`` after every sampled token; returns the :class:`~rlhf_mini.models.transformer.Batch`.
-    ``max_new_tokens`` is capped by what the context leaves after the longest prompt;
-    ``keep_logits``: the batch keeps the logits the tokens were drawn from (pass them to
-    :func:`response_logits_steps`)."""
+    ``max_new_tokens`` is capped by what the context leaves after the longest prompt."""
     ids = model.encode_prompts(prompts)
     room = model.config.n_positions - max(len(p) for p in ids)
     steps = tr.sample_steps(
@@ -81,7 +77,6 @@ def sample_slices(
         eos_id=model.tokenizer.eos_id,
         pad_id=model.tokenizer.pad_id,
         temperature=temperature,
-        keep_logits=keep_logits,
     )
     while True:
         try:
@@ -112,35 +107,21 @@ def response_logits_mask(batch: tr.Batch) -> np.ndarray:
 
 
 def response_logits_steps(
-    model: LanguageModel, batch: tr.Batch, *, logits: Any = None
+    model: LanguageModel, batch: tr.Batch
 ) -> Generator[str, None, tr.Forward]:
     """:func:`response_logits` in slices, one transformer block each
-    (:func:`rlhf_mini.models.transformer.forward_steps`).
-
-    ``logits``: these logits of ``model`` on ``batch``, if already computed (the ``logits``
-    that :func:`sample_slices` keeps when ``model`` wrote the batch): the output head is then
-    skipped (its product with the vocabulary is the largest of the model) and they become the
-    result's ``.logits``.
-    """
+    (:func:`rlhf_mini.models.transformer.forward_steps`)."""
     P = batch.prompt_length
-    out = yield from tr.forward_steps(
-        model.params,
-        model.config,
-        batch.tokens,
-        batch.attention_mask,
-        logits=logits is None,
-        logits_from=P - 1,
-        logits_mask=response_logits_mask(batch),
-    )
-    if logits is None:
-        return out
-    R = batch.tokens.shape[1] - P
-    if tuple(logits.shape) != (batch.tokens.shape[0], R + 1, model.config.vocab_size):
-        raise ValueError(
-            f"logits must have shape {(batch.tokens.shape[0], R + 1, model.config.vocab_size)} "
-            f"(positions P - 1 .. T - 1 of batch), got {tuple(logits.shape)}"
+    return (
+        yield from tr.forward_steps(
+            model.params,
+            model.config,
+            batch.tokens,
+            batch.attention_mask,
+            logits_from=P - 1,
+            logits_mask=response_logits_mask(batch),
         )
-    return dataclasses.replace(out, logits=logits)
+    )
 
 
 def response_log_softmax(logits: Any) -> Any:
