@@ -97,3 +97,18 @@ def test_the_record_is_what_the_code_makes(reward_model, beta):
     again = rm.train_lm_ppo(**config).history
     for key, values in again.items():
         np.testing.assert_allclose(values, recorded["history"][key][:4], rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("at", [0, 7, 299])
+def test_matching_iterations_finds_where_two_records_part(at):
+    import copy
+
+    from rlhf_mini.experiments.lm_alignment import matching_iterations
+
+    other = copy.deepcopy(RECORD)
+    history = other["ppo"]["faithful"]["0.2"]["history"]
+    history["kl"][at] = history["kl"][at] * 1.01 + 1.0
+    assert matching_iterations(RECORD, other) == at
+    assert matching_iterations(RECORD, RECORD) == len(history["step"]) == 300
+    del other["ppo"]["verbose"]
+    assert matching_iterations(RECORD, other) == 0  # a run the other record lacks

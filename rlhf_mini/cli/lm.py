@@ -515,6 +515,7 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
     from rlhf_mini.experiments.lm_alignment import (
         alignment_record,
         load_alignment_record,
+        matching_iterations,
         smooth,
     )
 
@@ -526,6 +527,7 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
     except FileNotFoundError:
         shipped = None
     same = shipped == record
+    agree = matching_iterations(record, shipped) if shipped is not None else 0
     if args.out is not None:
         Path(args.out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     peak = record["hacking"]["peak"]
@@ -545,11 +547,21 @@ def cmd_lm_alignment(args: argparse.Namespace) -> tuple[Any, str, Any]:
             f"reward hacking: gold peaked at {peak['peak']['gold_utility']:.2f} around "
             f"iteration {peak['peak']['step']}, ended at {peak['end']['gold_utility']:.2f}; "
             f"overoptimised: {peak['overoptimised']}",
-            f"same as the shipped record: {same}",
+            f"same as the shipped record: {same}"
+            + (
+                ""
+                if same or shipped is None
+                else f" (its PPO runs agree for their first {agree} iterations; float32 runs "
+                "are chaotic, and a different rounding changes the samples after a while)"
+            ),
             *([f"written to {args.out}"] if args.out else []),
         ]
     )
-    return {"same_as_shipped": same, **record}, text, _plot_runs(runs)
+    return (
+        {"same_as_shipped": same, "iterations_agreeing": agree, **record},
+        text,
+        _plot_runs(runs),
+    )
 
 
 def cmd_lm_export(args: argparse.Namespace) -> tuple[Any, str, Any]:

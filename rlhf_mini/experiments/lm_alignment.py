@@ -10,6 +10,7 @@ smooth(history, window)      block means of a history (what the peak is read on)
 samples_at(result, step)     the shown samples nearest a step
 alignment_record(...)        every run the lesson, its figures and the widget show, as JSON
 load_alignment_record()      that record as shipped (``experiments/data/lm_alignment.json``)
+matching_iterations(a, b)    for how many first iterations two records' PPO runs agree
 
 The claims, checked by the tests on the shipped record and re-derivable by
 ``python -m rlhf_mini lm-alignment``:
@@ -44,6 +45,7 @@ __all__ = [
     "alignment_record",
     "kl_weight_comparison",
     "load_alignment_record",
+    "matching_iterations",
     "reward_hacking_run",
     "samples_at",
     "smooth",
@@ -250,3 +252,36 @@ def load_alignment_record() -> dict[str, Any]:
     """
     path = resources.files("rlhf_mini.experiments").joinpath("data", "lm_alignment.json")
     return json.loads(path.read_text("utf-8"))
+
+
+def matching_iterations(
+    record: dict[str, Any], other: dict[str, Any], *, rtol: float = 2e-4, atol: float = 2e-5
+) -> int:
+    """For how many first iterations every PPO run of ``record`` agrees with ``other``'s
+    (every logged quantity within ``rtol``/``atol``, as ``numpy.isclose``).
+
+    A float32 run is chaotic: a different rounding (another CPU's BLAS kernels, a library
+    version that sums in another order) changes a sample after a while, and from then on
+    the two runs differ. The agreement of their first iterations is what can be checked.
+
+    Examples
+    --------
+    >>> record = load_alignment_record()
+    >>> matching_iterations(record, record)
+    300
+    """
+    counts = []
+    for name, by_beta in record["ppo"].items():
+        for beta, run in by_beta.items():
+            mine = run["history"]
+            theirs = other.get("ppo", {}).get(name, {}).get(beta, {}).get("history", {})
+            n = min([len(mine["step"])] + [len(v) for v in theirs.values()] or [0])
+            agree = n
+            for key, values in mine.items():
+                if key not in theirs:
+                    agree = 0
+                    break
+                close = np.isclose(values[:n], theirs[key][:n], rtol=rtol, atol=atol)
+                agree = min(agree, int(np.argmin(close)) if not close.all() else n)
+            counts.append(agree)
+    return min(counts) if counts else 0
