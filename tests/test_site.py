@@ -7,6 +7,7 @@ The site is built once per session (``tests/browser/sitebuild.py``); the browser
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import html
@@ -263,6 +264,13 @@ def test_runtime_files_are_in_the_site(site, manifest):
     assert entry["version"] == "2.0.2"
     numpy = pyodide / entry["file_name"]
     assert hashlib.sha256(numpy.read_bytes()).hexdigest() == entry["sha256"]
+    # Its preload carries the integrity Pyodide's fetch will ask for (the lock's sha256), or
+    # the browser would download it a second time instead of using the preload.
+    sri = "sha256-" + base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
+    page = (site / "lessons" / "07-playground" / "index.html").read_text()
+    (tag,) = re.findall(r'<link rel="preload" href="[^"]*/numpy-[^"]*"[^>]*>', page)
+    assert f'href="../../{_pyodide_dir(manifest)}/{entry["file_name"]}"' in tag
+    assert f'integrity="{sri}"' in tag and 'as="fetch" crossorigin' in tag
 
 
 def test_numpy_wheel_with_a_wrong_hash_is_refused():
@@ -331,7 +339,7 @@ def test_manifest_describes_every_runtime_file_the_site_serves(site, manifest):
     assert set(page.wheels) <= set(page.download) and page.chart_js in page.download
     for rel in (page.pyscript, page.pyscript_css, page.interpreter, *page.wheels):
         assert rel in manifest.files, rel
-    html = (site / "lessons" / "07-playground" / "index.html").read_text()
+    page = (site / "lessons" / "07-playground" / "index.html").read_text()
     assert f'"download_mb": {round(page.download_bytes / 1e6)}' in html
     assert _wheel_urls(site) == ["../../" + w for w in page.wheels]
 

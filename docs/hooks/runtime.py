@@ -114,9 +114,10 @@ def _head_tags(page, output: str) -> str:
         ]
     for link in rt.preload:
         if "as" in link:
+            integrity = f' integrity="{link["integrity"]}"' if "integrity" in link else ""
             tags.append(
                 f'<link rel="{link["rel"]}" href="{root}{link["href"]}" as="{link["as"]}" '
-                "crossorigin>"
+                f"crossorigin{integrity}>"
             )
         else:
             tags.append(f'<link rel="{link["rel"]}" href="{root}{link["href"]}">')

@@ -7,6 +7,8 @@ browser may cache them for good.
 
 from __future__ import annotations
 
+import base64
+
 import gzip
 import re
 from pathlib import Path
@@ -60,6 +62,11 @@ def download_bytes(rel: str, data: bytes) -> int:
     return len(data) if rel.endswith(COMPRESSED) else len(gzip.compress(data, 6))
 
 
+def _sri(sha256_hex: str) -> str:
+    """A Subresource Integrity value, as Pyodide builds it from a lock's sha256."""
+    return "sha256-" + base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
 def page(
     files: dict[str, FileEntry],
     npm: dict[str, str],
@@ -77,8 +84,15 @@ def page(
             {"href": f"{pyodide}/{name}", "rel": "preload", "as": "fetch"}
             for name in ("pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
         ),
-        # The wheels too (numpy is fetched with an SRI hash, which preloads cannot match yet).
+        # The wheels too. Pyodide fetches numpy's with an SRI hash (the lock's sha256): its
+        # preload carries the same integrity, or the browser would not reuse it (fetched at
+        # once instead of after the interpreter has started: about 0.2 s sooner, cold).
         *({"href": w, "rel": "preload", "as": "fetch"} for w in wheels),
+        *(
+            {"href": rel, "rel": "preload", "as": "fetch", "integrity": _sri(files[rel].sha256)}
+            for rel in sorted(files)
+            if rel.startswith(f"{pyodide}/numpy-") and rel.endswith(".whl")
+        ),
     ]
     # A widget page's first visit fetches the interpreter, the stdlib, numpy, the wheels,
     # PyScript's core and Chart.js (PyScript's other chunks are plugins the page turns off).
