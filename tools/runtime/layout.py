@@ -8,7 +8,6 @@ browser may cache them for good.
 from __future__ import annotations
 
 import base64
-
 import gzip
 import re
 from pathlib import Path
