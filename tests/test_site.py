@@ -339,7 +339,7 @@ def test_manifest_describes_every_runtime_file_the_site_serves(site, manifest):
     assert set(page.wheels) <= set(page.download) and page.chart_js in page.download
     for rel in (page.pyscript, page.pyscript_css, page.interpreter, *page.wheels):
         assert rel in manifest.files, rel
-    page = (site / "lessons" / "07-playground" / "index.html").read_text()
+    html = (site / "lessons" / "07-playground" / "index.html").read_text()
     assert f'"download_mb": {round(page.download_bytes / 1e6)}' in html
     assert _wheel_urls(site) == ["../../" + w for w in page.wheels]
 
