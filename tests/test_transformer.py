@@ -536,3 +536,21 @@ def test_gpt2_layout_and_size():
     assert not any("head" in n for n in names)
     assert tr.GPTConfig(vocab_size=5).to_gpt2_config()["activation_function"] == "gelu_new"
     assert math.isclose(tr.n_params(cfg), sum(math.prod(s) for s in tr.param_shapes(cfg).values()))
+
+
+def test_a_decoding_steps_bias_is_the_general_rule_for_one_query():
+    """_attention_bias builds the bias of one query at the last column directly; it is what
+    the general rule gives: causal, padding keys masked, the query's own key always allowed."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        B, n = int(rng.integers(1, 5)), int(rng.integers(1, 9))
+        valid = rng.random((B, n)) < 0.6
+        got = tr._attention_bias(valid, 1, n - 1)
+        allowed = valid.copy()
+        allowed[:, -1] = True
+        want = np.where(allowed, 0.0, -np.inf)[:, None, None, :]
+        np.testing.assert_array_equal(np.broadcast_to(got, want.shape), want)
+        # and the general branch (two queries) agrees at its last query
+        if n >= 2:
+            two = tr._attention_bias(valid, 2, n - 2)
+            np.testing.assert_array_equal(np.broadcast_to(two, (B, 1, 2, n))[:, :, 1:], want)

@@ -275,7 +275,7 @@ def matching_iterations(
         for beta, run in by_beta.items():
             mine = run["history"]
             theirs = other.get("ppo", {}).get(name, {}).get(beta, {}).get("history", {})
-            n = min([len(mine["step"])] + [len(v) for v in theirs.values()] or [0])
+            n = min([len(mine["step"])] + [len(v) for v in theirs.values()])
             agree = n
             for key, values in mine.items():
                 if key not in theirs:
