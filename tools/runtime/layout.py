@@ -85,7 +85,7 @@ def page(
         ),
         # The wheels too. Pyodide fetches numpy's with an SRI hash (the lock's sha256): its
         # preload carries the same integrity, or the browser would not reuse it (fetched at
-        # once instead of after the interpreter has started: about 0.2 s sooner, cold).
+        # once instead of after the interpreter has started: Python starts ~0.1 s sooner, cold).
         *({"href": w, "rel": "preload", "as": "fetch"} for w in wheels),
         *(
             {"href": rel, "rel": "preload", "as": "fetch", "integrity": _sri(files[rel].sha256)}
