@@ -96,6 +96,12 @@ def test_pages_carry_the_learners_scripts_and_the_course_outline(site):
         assert ("exercises.js?h=" in text) == ('class="rlhf-exercise"' in text), url
         # progress.js runs before the deferred quiz script, whose answers it keeps
         assert text.index("assets/progress.js") < text.index("</head>")
+        # navigation.js (a plain script) runs before every other script of the site: they
+        # register their per-page setup with it and read the site's root from it
+        assert re.search(r'<script src="(\.\./)*assets/navigation\.js\?h=[0-9a-f]{12}">', text), url
+        for name in ("boot.js", "progress.js", "quiz.js", "offline.js", "exercises.js"):
+            if f"assets/{name}?h=" in text:
+                assert text.index("assets/navigation.js") < text.index(f"assets/{name}?h="), url
 
 
 def _manifest(site: Path) -> dict:

@@ -317,7 +317,5 @@
   }
 
   if (current) start(current);
-  if (window.rlhfPages) window.rlhfPages.each(page);
-  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", page);
-  else page();
+  window.rlhfPages.each(page); // this page and each page swapped in later (navigation.js)
 })();

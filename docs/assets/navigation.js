@@ -24,6 +24,7 @@
  * window.rlhfPages:
  *   each(setup)   run setup(signal) for this page (once it is parsed) and for every page the
  *                 reader moves to
+ *   root          the site's root URL (the site may live under any path)
  *   count()       how many pages this document has shown (1 until the first swap)
  *   navigated     performance.now() when the reader clicked the last link (or null)
  */
@@ -46,6 +47,7 @@
       setups.push(setup);
       if (settled) setup(controller.signal);
     },
+    root: root,
     count: function () { return pages; },
     navigated: null,
   };

@@ -12,9 +12,7 @@
  */
 (function () {
   "use strict";
-  var script = document.currentScript;
-  var root = script && script.src ? script.src.replace(/assets\/offline\.js(\?.*)?$/, "")
-    : new URL("./", location.href).href;
+  var root = window.rlhfPages.root;
   var supported = "serviceWorker" in navigator && window.isSecureContext;
 
   // Registered once per page; a refusal (storage off, blocked) leaves the site online-only.

@@ -22,9 +22,7 @@
  */
 (function () {
   "use strict";
-  var script = document.currentScript;
-  var root = script && script.src ? script.src.replace(/assets\/progress\.js(\?.*)?$/, "")
-    : new URL("./", location.href).href;
+  var root = window.rlhfPages.root;
   var PREFIX = "rlhf-mini:" + new URL(root).pathname + ":";
 
   function openStorage() {
